@@ -33,3 +33,11 @@ class InputError(HmrBenchError, ValueError):
         if hint:
             msg += f". {hint}"
         super().__init__(msg)
+
+
+def require_last_dims(x, dims: tuple[int, ...], source: str, field: str, meaning: str = "") -> None:
+    """Raises `InputError` unless array/tensor `x` ends in the dimensions `dims`, e.g. (..., 3, 3)."""
+    shape = tuple(x.shape)
+    if len(shape) < len(dims) or shape[len(shape) - len(dims):] != tuple(dims):
+        want = ", ".join(str(d) for d in dims)
+        raise InputError(source, field, found=f"shape {shape}", expected=f"shape (..., {want}) {meaning}".rstrip())

@@ -50,7 +50,8 @@ def resolve_model_path(source: str | os.PathLike = "free", gender: str = "neutra
         candidate = path / f"SMPL_{gender.upper()}.npz"
         if not candidate.exists():
             pkls = sorted(p.name for p in path.glob("*.pkl"))
-            raise InputError(path, found="no " + candidate.name + (f" (only pickles: {', '.join(pkls)})" if pkls else ""),
+            found = "no " + candidate.name + (f" (only pickles: {', '.join(pkls)})" if pkls else "")
+            raise InputError(path, found=found,
                              expected=f"a converted model {candidate.name}", hint=PICKLE_HINT if pkls else None)
         return candidate
     if path.suffix == ".pkl":
