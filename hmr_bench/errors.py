@@ -41,3 +41,45 @@ def require_last_dims(x, dims: tuple[int, ...], source: str, field: str, meaning
     if len(shape) < len(dims) or shape[len(shape) - len(dims):] != tuple(dims):
         want = ", ".join(str(d) for d in dims)
         raise InputError(source, field, found=f"shape {shape}", expected=f"shape (..., {want}) {meaning}".rstrip())
+
+
+def require_shape(x, shape: tuple, source: str, field: str, meaning: str = "") -> None:
+    """Raises `InputError` unless tensor `x` has exactly `shape` (None = any size there), e.g. (B, M, None, 3)."""
+    found = tuple(getattr(x, "shape", ()))
+    if len(found) != len(shape) or any(s is not None and s != f for s, f in zip(shape, found)):
+        want = ", ".join("*" if s is None else str(s) for s in shape)
+        raise InputError(source, field, found=f"shape {found}", expected=f"shape ({want}) {meaning}".rstrip())
+
+
+def check_variant(variant: str, valid: tuple[str, ...], source: str, field: str = "variant") -> None:
+    """Raises `InputError` listing the valid choices unless `variant` is one of them."""
+    if variant not in valid:
+        raise InputError(source, field, found=repr(variant), expected="one of " + ", ".join(map(repr, valid)))
+
+
+class NonFiniteLossError(HmrBenchError, FloatingPointError):
+    """A loss term is NaN or ±Inf; the message names every such term. The trainer stops the run with it.
+
+    terms: name → tensor (or float); only the non-finite ones are reported (`names`).
+    """
+
+    def __init__(self, terms: dict, detail: str | None = None):
+        self.names = [k for k, v in terms.items() if not _finite(v)]
+        parts = [f"{k} = {_describe(terms[k])}" for k in self.names]
+        msg = "non-finite loss term(s): " + "; ".join(parts)
+        super().__init__(msg + (f" ({detail})" if detail else ""))
+
+
+def _finite(v) -> bool:
+    import torch
+
+    return bool(torch.isfinite(torch.as_tensor(v)).all())
+
+
+def _describe(v) -> str:
+    import torch
+
+    t = torch.as_tensor(v).detach()
+    if t.numel() == 1:
+        return str(t.item())
+    return f"{int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} Inf of {t.numel()} values"

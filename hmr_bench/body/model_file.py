@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hmr_bench.errors import InputError
+from hmr_bench.io import atomic_write, load_npz
 
 PICKLE_HINT = ("This looks like an official SMPL pickle. Convert it once to plain numpy with "
                "`hmr-bench body convert-smpl SMPL_NEUTRAL.pkl OUT.npz` and load OUT.npz")
@@ -119,46 +118,20 @@ def validate(arrays: dict[str, np.ndarray], source: str) -> dict[str, int]:
 def read_model_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Reads and validates a body-model ``.npz``. Raises `InputError` naming the file and field."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, found="no such file", expected="an SMPL-format body-model .npz")
-    if path.is_dir():
-        raise InputError(path, found="a directory", expected="a body-model .npz file")
-    if _looks_like_pickle(path):
+    if path.is_file() and _looks_like_pickle(path):
         raise InputError(path, found="a Python pickle", expected="a plain-numpy .npz", hint=PICKLE_HINT)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {}
-            for k in npz.files:
-                try:
-                    arrays[k] = npz[k]
-                except ValueError as e:  # object arrays need pickle, refused
-                    raise InputError(path, k, found="an object array (needs pickle)",
-                                     expected="plain numeric or text data") from e
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise InputError(path, found=f"an unreadable or truncated file ({type(e).__name__}: {e})",
-                         expected="a complete .npz archive") from e
+    arrays = load_npz(path, "an SMPL-format body-model .npz")
     validate(arrays, str(path))
     return arrays
 
 
 def write_model_file(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
-    """Validates and writes ``arrays`` as a compressed ``.npz``, atomically (a crash leaves no partial file)."""
+    """Validates and writes ``arrays`` as a compressed ``.npz``, atomically (never a partial file)."""
     path = Path(path)
     if path.suffix != ".npz":
         raise InputError(path, found=f"suffix '{path.suffix}'", expected="a path ending in .npz")
     validate(arrays, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def meta_of(arrays: dict[str, np.ndarray]) -> dict:

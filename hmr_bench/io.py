@@ -1,0 +1,58 @@
+"""File I/O shared by every part of hmr-bench: atomic writes and pickle-free ``.npz`` reads."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from hmr_bench.errors import InputError
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Calls ``write(fh)`` on a temporary file beside ``path``, then renames it over ``path``.
+
+    A crash or error leaves the old file (or none), never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` read with ``allow_pickle=False``; `what` names the expected content in errors."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, found="no such file", expected=what)
+    if path.is_dir():
+        raise InputError(path, found="a directory", expected=what)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {}
+            for k in npz.files:
+                try:
+                    arrays[k] = npz[k]
+                except ValueError as e:  # object arrays need pickle: refused
+                    raise InputError(path, k, found="an object array (needs pickle)",
+                                     expected="plain numeric or text data") from e
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise InputError(path, found=f"an unreadable or truncated file ({type(e).__name__}: {e})",
+                         expected=f"a complete .npz archive ({what})") from e
+    return arrays
