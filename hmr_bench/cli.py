@@ -89,6 +89,27 @@ def cmd_body_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from hmr_bench.data.synth.generate import generate
+    from hmr_bench.data.synth.scene import SYNTH_PROFILES
+
+    cfg = SYNTH_PROFILES[args.profile]
+    overrides = {k: v for k, v in (("n_train", args.n_train), ("n_val", args.n_val), ("n_test", args.n_test),
+                                   ("seed", args.seed), ("difficulty", args.difficulty)) if v is not None}
+    if args.image_size:
+        overrides["image_size"] = (args.image_size, args.image_size)
+    cfg = dataclasses.replace(cfg, **overrides)
+    with tqdm(desc="SynthHMR", unit="img", disable=args.quiet) as bar:
+        ds = generate(cfg, root=args.root, workers=args.workers, body_source=args.body_model,
+                      progress=bar.update, total=lambda n: setattr(bar, "total", n))
+    print(ds.root)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hmr-bench", description="Multi-RoI human mesh recovery benchmark.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -114,6 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--extra-regressor", default=None, help="SPIN's J_regressor_extra.npy (9 x 6890)")
     cs.add_argument("--mean-params", default=None, help="SPIN's smpl_mean_params.npz")
     cs.set_defaults(func=cmd_body_convert_smpl)
+
+    data = sub.add_parser("data", help="datasets: render SynthHMR")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    sy = dsub.add_parser("synth", help="render SynthHMR train/val/test (cached by config hash; prints its folder)")
+    sy.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu", help="dataset size preset")
+    sy.add_argument("--n-train", type=int)
+    sy.add_argument("--n-val", type=int)
+    sy.add_argument("--n-test", type=int)
+    sy.add_argument("--image-size", type=int, help="square image side in pixels (e.g. 256, 512)")
+    sy.add_argument("--seed", type=int)
+    sy.add_argument("--difficulty", type=float, help="appearance difficulty in [0, 1]")
+    sy.add_argument("--root", default=None, help="datasets folder (default: <cache>/synthhmr)")
+    sy.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    sy.add_argument("--body-model", default="free", help="'free' or a converted SMPL .npz")
+    sy.add_argument("--quiet", action="store_true", help="no progress bar")
+    sy.set_defaults(func=cmd_data_synth)
 
     ck = bsub.add_parser("check", help="load a body model and describe it")
     ck.add_argument("model", nargs="?", default="free", help="'free' or a converted .npz")

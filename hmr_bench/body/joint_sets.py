@@ -101,3 +101,8 @@ FLIP_PERMS = {
     "coco17": COCO17_FLIP,
     "spin49": SPIN49_FLIP,
 }
+
+# The SMPL part (skinning joint) whose surface each keypoint lies under: used to decide keypoint visibility
+# from a rendered part map (a keypoint under another part is hidden by it).
+SPIN24_SMPL_PART = (8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12, 15, 0, 9, 6, 15, 15, 15, 15, 15, 15, 15)
+COCO17_SMPL_PART = (15, 15, 15, 15, 15, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)

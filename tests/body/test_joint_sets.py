@@ -65,3 +65,17 @@ def test_coco17_from_smplx45_by_name():
             assert src[k] == side[0] + part
         else:
             assert src[k] == name
+
+
+def test_keypoint_parts_name_the_limb_each_keypoint_sits_on():
+    smpl = js.SMPL24
+    head = {"head"}
+    for name, part in zip(js.SPIN49[25:], js.SPIN24_SMPL_PART):
+        m = re.fullmatch(r"(Right|Left) (Ankle|Knee|Hip|Wrist|Elbow|Shoulder)", name)
+        if m:
+            assert smpl[part] == f"{m.group(1).lower()}_{m.group(2).lower()}", name
+        elif name in ("Top of Head (LSP)", "Jaw (H36M)", "Head (H36M)", "Nose") or "Eye" in name or "Ear" in name:
+            assert smpl[part] in head, name
+    for name, part in zip(js.COCO17, js.COCO17_SMPL_PART):
+        expected = "head" if name == "nose" or name.endswith(("_eye", "_ear")) else name
+        assert smpl[part] == expected, name
