@@ -78,3 +78,15 @@ def test_interrupted_run_is_not_complete_and_resumes_to_the_same_bytes(tiny, tmp
     assert not (folder / "COMPLETE").exists() and not (folder / "train.npz").exists()
     resumed = generate(TINY, root=tmp_path, workers=1)
     assert resumed.complete and digest(resumed.root) == digest(tiny.root)
+
+
+def test_the_spin_loader_reads_synthhmr(tiny):
+    """One format for both worlds: the SPIN-format loader assembles multi-RoI samples from a SynthHMR split."""
+    from hmr_bench.data.dataset import SpinDataset
+
+    ds = SpinDataset(tiny.npz("train"), tiny.image_root, num_rois=5, crop_size=(48, 64), train=True)
+    s = ds[0]
+    assert s["crops"].shape == (5, 3, 64, 48) and str(s["crops"].dtype) in ("uint8", "torch.uint8")
+    assert tuple(s["keypoints_crop"].shape) == (5, 49, 3)
+    ann = read_annotations(tiny.npz("train"))
+    np.testing.assert_allclose(float(s["focal"]), ann["focal_length"][0], rtol=1e-6)

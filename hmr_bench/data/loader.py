@@ -1,0 +1,100 @@
+"""The DataLoader path: epoch-aware sampler, deterministic workers, a collate that keeps uint8 crops.
+
+`make_loader` returns a ``torch.utils.data.DataLoader`` whose sampler yields `dataset.SampleKey`s
+(index, epoch, seed): a sample's augmentation depends only on (seed, epoch, index), never on the worker that
+made it or on how many workers there are. The epoch advances by one each time the loader is iterated (or is
+set with ``loader.sampler.set_epoch(e)`` before iterating); the shuffle order is drawn from (seed, epoch).
+
+Workers: ``torch.set_num_threads(1)`` and ``cv2.setNumThreads(1)`` (small per-sample work; see the pitfalls in
+shared/prototypes/README.md), persistent between epochs; pin_memory only for a CUDA device.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from hmr_bench.data.dataset import SampleKey
+from hmr_bench.errors import InputError
+
+
+class EpochSampler(Sampler):
+    """Yields SampleKey(index, epoch, seed) for index in 0..n−1, shuffled by (seed, epoch) when `shuffle`."""
+
+    def __init__(self, n: int, shuffle: bool, seed: int = 0):
+        self.n, self.shuffle, self.seed, self.epoch = int(n), bool(shuffle), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch of the next iteration."""
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.n) if self.shuffle else range(self.n)
+        return iter([SampleKey(int(i), epoch, self.seed) for i in order])
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _stack(values: list, key: str):
+    v0 = values[0]
+    if isinstance(v0, np.ndarray):
+        return torch.from_numpy(np.stack(values))
+    if isinstance(v0, torch.Tensor):
+        return torch.stack(values)
+    if isinstance(v0, (bool, np.bool_)):
+        return torch.tensor(values, dtype=torch.bool)
+    if isinstance(v0, (int, np.integer)):
+        return torch.tensor(values, dtype=torch.int64)
+    if isinstance(v0, (float, np.floating)):
+        return torch.tensor(values, dtype=torch.float32)
+    if isinstance(v0, str):
+        return list(values)
+    raise InputError("collate_samples", key, found=f"a value of type {type(v0).__name__}",
+                     expected="numpy arrays, tensors, bools, ints, floats or strings")
+
+
+def collate_samples(samples: list[dict]) -> dict:
+    """List of sample dicts → batch dict: arrays stacked as tensors (uint8 stays uint8), bools → bool,
+    ints → int64, floats → float32, strings → lists. Every sample must have the same keys."""
+    keys = samples[0].keys()
+    for s in samples[1:]:
+        if s.keys() != keys:
+            raise InputError("collate_samples", "keys", found=f"{sorted(set(s) ^ set(keys))} in some samples only",
+                             expected="the same keys in every sample of a batch")
+    return {k: _stack([s[k] for s in samples], k) for k in keys}
+
+
+def _worker_init(worker_id: int) -> None:
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def default_workers() -> int:
+    """min(cores − 1, 4), at least 0 (cores = CPUs this process may run on)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(cores - 1, 4))
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, workers: int | None = None,
+                drop_last: bool = False, device: str | torch.device | None = None) -> DataLoader:
+    """A DataLoader over `dataset` (takes SampleKeys) yielding `collate_samples` batches.
+
+    workers: None → `default_workers()`; device: where batches go (pin_memory only for CUDA).
+    The sampler is ``loader.sampler`` (`EpochSampler`).
+    """
+    if batch_size < 1:
+        raise InputError("make_loader", "batch_size", found=batch_size, expected="a positive integer")
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 0:
+        raise InputError("make_loader", "workers", found=workers, expected="≥ 0 or None")
+    pin = device is not None and torch.device(device).type == "cuda"
+    return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), shuffle, seed),
+                      num_workers=workers, collate_fn=collate_samples, pin_memory=pin, drop_last=drop_last,
+                      persistent_workers=workers > 0, worker_init_fn=_worker_init if workers > 0 else None)
