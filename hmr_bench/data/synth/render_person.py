@@ -20,7 +20,15 @@ from hmr_bench.data.synth.render import face_parts, keypoint_visibility, make_ba
     sample_appearance, sample_occluders
 from hmr_bench.data.synth.scene import SynthConfig, place, sample_scene
 
-_FACE_PARTS: dict[int, np.ndarray] = {}
+_MESH_INFO: dict[int, tuple[np.ndarray, bool]] = {}
+
+
+def is_closed(faces: np.ndarray) -> bool:
+    """True when every edge of the mesh belongs to exactly two faces (back faces are then never the first hit
+    seen from outside, so culling them changes no pixel)."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return bool(np.all(counts == 2))
 
 
 def _project(points: np.ndarray, focal: float, width: int, height: int) -> np.ndarray:
@@ -53,9 +61,9 @@ def render_chunk(cfg: SynthConfig, body, root: Path, split: str, i0: int, i1: in
         joints = {name: out.joints(name).double().numpy() for name in ("spin49", "smpl24", "h36m17", "coco17")}
     verts = out.vertices.double().numpy()
     faces = body.faces.astype(np.int32)
-    if id(body) not in _FACE_PARTS:
-        _FACE_PARTS[id(body)] = face_parts(body.smpl.lbs_weights.numpy(), faces)
-    fparts = _FACE_PARTS[id(body)]
+    if id(body) not in _MESH_INFO:
+        _MESH_INFO[id(body)] = (face_parts(body.smpl.lbs_weights.numpy(), faces), is_closed(faces))
+    fparts, closed = _MESH_INFO[id(body)]
 
     rows: list[dict] = []
     images = np.empty((len(scenes), h, w, 3), np.uint8)
@@ -69,7 +77,8 @@ def render_chunk(cfg: SynthConfig, body, root: Path, split: str, i0: int, i1: in
         appearance = sample_appearance(s.rng, cfg.difficulty, background)
         occluders = sample_occluders(s.rng, h, w, box_corners(center, b), cfg.difficulty)
         verts_cam = verts[k] + cam_t
-        res = render(verts_cam, faces, fparts, K, appearance, background, occluders, want_parts=cfg.write_parts)
+        res = render(verts_cam, faces, fparts, K, appearance, background, occluders, want_parts=cfg.write_parts,
+                     cull_backfaces=closed)
         images[k] = res.rgb
 
         def visible(points, parts):

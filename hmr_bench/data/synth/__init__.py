@@ -1,0 +1,32 @@
+"""SynthHMR: the synthetic benchmark hmr-bench renders with exact ground truth.
+
+`raster` draws a mesh into face-id and depth buffers; `render` paints a person over a background with
+clothing colours, lighting and occluders and derives the image labels (mask, parts, keypoint visibility,
+occlusion ratio).
+"""
+
+from hmr_bench.data.synth.raster import NEAR, rasterize, rasterize_reference
+from hmr_bench.data.synth.render import (
+    JOINT_REGION,
+    PART_NEIGHBOURS,
+    REGION_JOINTS,
+    REGIONS,
+    Appearance,
+    Occluders,
+    RenderResult,
+    face_parts,
+    keypoint_visibility,
+    make_background,
+    occlusion_ratio,
+    render,
+    sample_appearance,
+    sample_occluders,
+    shade_faces,
+    skin_tone,
+)
+
+__all__ = [
+    "JOINT_REGION", "NEAR", "PART_NEIGHBOURS", "REGIONS", "REGION_JOINTS", "Appearance", "Occluders", "RenderResult",
+    "face_parts", "keypoint_visibility", "make_background", "occlusion_ratio", "rasterize", "rasterize_reference",
+    "render", "sample_appearance", "sample_occluders", "shade_faces", "skin_tone",
+]
