@@ -16,10 +16,17 @@ import torch
 
 from hmr_bench.body.joint_sets import COCO17_SMPL_PART, SPIN24_SMPL_PART
 from hmr_bench.data.rois import box_corners, box_from_keypoints
-from hmr_bench.data.synth.render import face_parts, keypoint_visibility, make_background, render, \
-    sample_appearance, sample_occluders
+from hmr_bench.data.synth.render import (
+    face_parts,
+    keypoint_visibility,
+    make_background,
+    render,
+    sample_appearance,
+    sample_occluders,
+)
 from hmr_bench.data.synth.scene import SynthConfig, place, sample_scene
 
+SPIN24_PARTS, COCO17_PARTS = np.array(SPIN24_SMPL_PART), np.array(COCO17_SMPL_PART)
 _MESH_INFO: dict[int, tuple[np.ndarray, bool]] = {}
 
 
@@ -81,15 +88,12 @@ def render_chunk(cfg: SynthConfig, body, root: Path, split: str, i0: int, i1: in
                      cull_backfaces=closed)
         images[k] = res.rgb
 
-        def visible(points, parts):
-            return keypoint_visibility(points, K, w, h, res.face_id, res.surface_depth, fparts, np.array(parts),
-                                       occluders.mask)
-
+        buffers = (K, w, h, res.face_id, res.surface_depth, fparts)
         coco = _keypoints(joints["coco17"][k] + cam_t, s.focal, w, h)
-        coco[:, 2] *= visible(joints["coco17"][k] + cam_t, COCO17_SMPL_PART)
+        coco[:, 2] *= keypoint_visibility(joints["coco17"][k] + cam_t, *buffers, COCO17_PARTS, occluders.mask)
         row = {
             "imgname": image_name(split, i0 + k), "center": center, "scale": b / 200.0, "part": part,
-            "part_visible": visible(gt24 + cam_t, SPIN24_SMPL_PART).astype(np.uint8),
+            "part_visible": keypoint_visibility(gt24 + cam_t, *buffers, SPIN24_PARTS, occluders.mask).astype(np.uint8),
             "S": np.concatenate([gt24 + cam_t, np.ones((24, 1))], 1),
             "pose": pose[k].double().numpy(), "shape": s.betas, "has_smpl": 1, "gender": "n",
             "focal_length": s.focal, "img_w": w, "img_h": h, "cam_t": cam_t, "action": s.action,
