@@ -11,6 +11,7 @@ shared/prototypes/README.md), persistent between epochs; pin_memory only for a C
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import numpy as np
@@ -95,6 +96,10 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, workers:
     if workers < 0:
         raise InputError("make_loader", "workers", found=workers, expected="≥ 0 or None")
     pin = device is not None and torch.device(device).type == "cuda"
+    # Workers come from a forkserver, never a fork of this process: a child forked after torch's OpenMP pool
+    # started can hang in torch.set_num_threads (libgomp is not fork-safe).
+    context = multiprocessing.get_context("forkserver") if workers > 0 else None
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), shuffle, seed),
                       num_workers=workers, collate_fn=collate_samples, pin_memory=pin, drop_last=drop_last,
-                      persistent_workers=workers > 0, worker_init_fn=_worker_init if workers > 0 else None)
+                      persistent_workers=workers > 0, worker_init_fn=_worker_init if workers > 0 else None,
+                      multiprocessing_context=context)
