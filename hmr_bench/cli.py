@@ -110,6 +110,45 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(pairs: list[str]) -> dict:
+    from hmr_bench.config import parse_value
+    from hmr_bench.errors import InputError
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError("--set", found=repr(pair), expected="key=value, e.g. model.fusion=none")
+        out[key] = parse_value(value)
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from hmr_bench.eval.table_results import format_text, table_result
+    from hmr_bench.store import ResultsStore
+    from hmr_bench.tables import load_table
+    from hmr_bench.train.runner import run_table
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    variants = args.variants.split(",") if args.variants else None
+    outcomes = run_table(args.table, args.profile, seeds=seeds, store_url=args.store, data_root=args.data_root,
+                         force=args.force, shard=args.shard, variants=variants, overrides=_overrides(args.set),
+                         device=args.device, progress=not args.quiet)
+    counts = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    print("runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for o in outcomes:
+        if o.status == "failed":
+            print(f"  failed: {o.job.row.name} seed {o.job.seed}: {o.message}")
+    print()
+    print(format_text(table_result(ResultsStore(args.store), load_table(args.table), args.profile)))
+    return 1 if counts.get("failed") else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hmr-bench", description="Multi-RoI human mesh recovery benchmark.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -135,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--extra-regressor", default=None, help="SPIN's J_regressor_extra.npy (9 x 6890)")
     cs.add_argument("--mean-params", default=None, help="SPIN's smpl_mean_params.npz")
     cs.set_defaults(func=cmd_body_convert_smpl)
+
+    run = sub.add_parser("run", help="train and evaluate every row × seed of a paper table (cached by config hash)")
+    run.add_argument("table", help="table1 | table2 | table3 | table4 | fig8 | discrepancies (files in ablations/)")
+    run.add_argument("--profile", default="cpu", help="smoke | cpu | paper")
+    run.add_argument("--seeds", help="comma-separated, default: the profile's (cpu: 0,1,2)")
+    run.add_argument("--variants", help="comma-separated row names (default: all rows)")
+    run.add_argument("--store", default=None, help="results store: SQLAlchemy URL or SQLite path (default: cache)")
+    run.add_argument("--data-root", default=None, help="folder of real SPIN-format data (with --set data.source=real)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. train.epochs=3")
+    run.add_argument("--shard", default=None, help="i/n: run every n-th job starting at i (several machines)")
+    run.add_argument("--force", action="store_true", help="re-run finished runs")
+    run.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
 
     data = sub.add_parser("data", help="datasets: render SynthHMR")
     dsub = data.add_subparsers(dest="data_command", required=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 
 from hmr_bench.errors import InputError, check_variant, require_shape
-from hmr_bench.geometry.cameras import project_full
-from hmr_bench.geometry.crops import apply_affine, invert_affine, normalize_crop_points
+from hmr_bench.geometry.cameras import project_full, weak_perspective
+from hmr_bench.geometry.crops import apply_affine, box_to_crop_pixels, invert_affine, normalize_crop_points
 from hmr_bench.losses._checks import valid_rows
 from hmr_bench.losses.camera import full_cameras
 
 KEYPOINT_WEIGHTINGS = ("official", "spin")
-REPROJECTION_FRAMES = ("crop", "full")
+REPROJECTION_FRAMES = ("crop", "full", "weak-perspective")
 NUM_OPENPOSE = 25  # joints 0..24 of the 49-joint SPIN set
 CROP_SIZE = (192, 256)  # (W_c, H_c) of the rect crops
 SPIN_OPENPOSE_WEIGHT, SPIN_GT_WEIGHT = 0.0, 1.0  # SPIN's openpose_train_weight / gt_train_weight
@@ -66,6 +66,8 @@ def reprojection_loss_2d(joints3d, cam, center, b, img_w, img_h, focal, crop_tra
       pixels with the inverse of the same crop_trans, and both are normalised by the image,
       x' = 2x/W − 1, y' = 2y/H − 1. A pixel error then weighs (b·W_c/(H_c·W))² (x) and (b/H)² (y) times
       what it weighs in "crop" (far less for small boxes): keypoint weights do not carry over between frames.
+    - "weak-perspective" (HMR): no full camera; the crop camera projects weak-perspectively in box units,
+      which `box_to_crop_pixels` turns into crop pixels, then normalised as in "crop".
 
     Loss = mean over (B, M, J, 2) of w_j·(pred' − gt')², w from `keypoint_confidence` (keypoint_weighting,
     openpose_weight, gt_weight). Returns a 0-d tensor.
@@ -83,6 +85,11 @@ def reprojection_loss_2d(joints3d, cam, center, b, img_w, img_h, focal, crop_tra
     if len(crop_size) != 2:
         raise InputError("reprojection_loss_2d", "crop_size", found=repr(crop_size), expected="(W_c, H_c)")
 
+    if frame == "weak-perspective":
+        pred = normalize_crop_points(box_to_crop_pixels(weak_perspective(joints3d, cam), crop_size), crop_size)
+        gt = normalize_crop_points(gt_kp_crop[..., :2], crop_size)
+        conf = keypoint_confidence(gt_kp_crop[..., 2], keypoint_weighting, openpose_weight, gt_weight)
+        return (conf[..., None] * (pred - gt).pow(2)).mean()
     pred_full = project_full(joints3d, t_full, f, w, h)  # (B, M, J, 2)
     if frame == "crop":
         pred = normalize_crop_points(apply_affine(crop_trans, pred_full), crop_size)

@@ -134,3 +134,20 @@ def test_keypoint_3d_shape_errors():
         keypoint_3d_loss(torch.zeros(2, 3, 24, 3), torch.zeros(2, 3, 24, 3), torch.ones(2, 3))
     with pytest.raises(InputError, match="has_3d"):
         keypoint_3d_loss(torch.zeros(2, 3, 24, 3), torch.zeros(2, 3, 24, 4), torch.ones(2))
+
+
+def test_weak_perspective_frame_is_hmr_crop_projection():
+    """HMR's 2D loss: s·(X + t) in box units; one box unit is H_c/2 crop pixels on both axes (hand computed)."""
+    import torch
+
+    from hmr_bench.losses.keypoints import reprojection_loss_2d
+
+    joints = torch.tensor([[[[0.1, -0.2, 0.3]]]], dtype=torch.float64)  # (1, 1, 1, 3)
+    cam = torch.tensor([[[0.8, 0.05, 0.1]]], dtype=torch.float64)
+    u, v = 0.8 * (0.1 + 0.05), 0.8 * (-0.2 + 0.1)  # box units
+    x, y = 96 + u * 128, 128 + v * 128  # crop pixels of a 192 x 256 crop
+    gt = torch.tensor([[[[x + 4.0, y, 1.0]]]], dtype=torch.float64)  # 4 px off in x
+    args = dict(center=torch.zeros(1, 1, 2), b=torch.ones(1, 1), img_w=100.0, img_h=100.0, focal=100.0,
+                crop_trans=torch.zeros(1, 1, 2, 3), gt_kp_crop=gt, crop_size=(192, 256), frame="weak-perspective")
+    loss = reprojection_loss_2d(joints, cam, **args)
+    assert abs(float(loss) - (2 * 4.0 / 192) ** 2 / 2) < 1e-12  # mean over x and y

@@ -1,0 +1,203 @@
+"""The run configuration: one typed tree, variants as small dotted overrides, and a hash of what matters.
+
+    cfg = RunConfig()                                   # defaults = the official method on SynthHMR
+    cfg = apply_overrides(cfg, {"model.fusion": "none", "loss.weights.cam": 0.0})
+    cfg.hash(dataset_key)                               # changes whenever the run's result could change
+
+Unknown keys and bad values are errors that list the valid choices and suggest the nearest one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from hmr_bench.errors import InputError
+from hmr_bench.losses.total import LossConfig, LossWeights
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Code whose change can change a run's numbers (reports, store and CLI cannot).
+RESULT_CODE = ("geometry", "body", "data", "models", "losses", "train", "eval", "config.py")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "synth"  # "synth" (SynthHMR, rendered here) | "real" (SPIN-format files under data_root)
+    synth_profile: str = "cpu"  # SynthHMR size preset: smoke | cpu | paper (scene.SYNTH_PROFILES)
+    n_train: int | None = None  # None: the preset's
+    n_val: int | None = None
+    n_test: int | None = None
+    image_size: int | None = None  # square side; None: the preset's
+    difficulty: float | None = None
+    train_sets: tuple[str, ...] = ("coco",)  # real data: names in hmr_bench.data.real.REAL_DATASETS (Table 2: COCO)
+    val_set: str = "3dpw-train"  # real data: checkpoints are selected on this dataset, never on a test set
+    test_sets: tuple[str, ...] = ("3dpw-test",)  # real data: evaluation protocols (hmr_bench.eval.protocols)
+    crop_size: tuple[int, int] = (48, 64)  # (W, H) of each RoI crop, 3:4 like the paper's 192x256
+    num_rois: int = 5
+    roi_variant: str = "fixed"  # fixed (spec 1.2) | random
+    rotation: str = "official"  # official (each RoI about its own centre) | exact (about RoI 0's)
+    augment: bool = True
+    union_crop: tuple[int, int] | None = None  # (W, H) of the union image for the shared-backbone mode
+    workers: int | None = None  # DataLoader processes (None: cores − 1); does not change results
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "multiroi"  # multiroi | hmr | cliff (models.multiroi.MODELS)
+    backbone: str = "cnn-small"
+    fusion: str = "raf-official"
+    head: str = "ief"  # ief (official) | shared-mesh (paper)
+    projection: str = "official"  # official | paper | none
+    pe_freqs: int = 32
+    pe_flavour: str = "official"
+    pe_precision: str = "float32"
+    box_input: str = "all"  # all (official R50) | own | none
+    fc1_dim: int = 2048
+    shared_backbone: bool = False
+    pretrained: str | None = None  # a backbone checkpoint file; never downloaded
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 6
+    batch_size: int = 32  # samples (each with num_rois crops)
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    seed: int = 0
+    threads: int | None = None  # torch intra-op threads (None: all cores)
+    channels_last: bool = False
+    compile: bool = False
+    amp: str = "off"  # off | bf16 (GPU) | fp16 (GPU)
+    eval_batch_size: int = 64
+    max_steps_per_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    body_model: str = "free"
+    profile: str = "cpu"
+
+    def to_dict(self) -> dict:
+        return _to_jsonable(dataclasses.asdict(self))
+
+    def hash(self, dataset_key: str = "", code: str | None = None) -> str:
+        """sha256 (16 hex) of everything that changes the result: the config (less labels and worker counts),
+        the dataset key, and the code version (`code_version()`)."""
+        d = self.to_dict()
+        d.pop("profile", None)
+        d["data"].pop("workers", None)
+        payload = json.dumps({"config": d, "dataset": dataset_key, "code": code or code_version()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _to_jsonable(x):
+    if isinstance(x, dict):
+        return {k: _to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_to_jsonable(v) for v in x]
+    return x
+
+
+_CODE_VERSION: str | None = None
+
+
+def code_version() -> str:
+    """Hash of the source files whose changes can change results (`RESULT_CODE`)."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        h = hashlib.sha256()
+        for name in RESULT_CODE:
+            p = PACKAGE_DIR / name
+            for f in sorted([p] if p.is_file() else p.rglob("*.py")):
+                h.update(str(f.relative_to(PACKAGE_DIR)).encode())
+                h.update(f.read_bytes())
+        _CODE_VERSION = h.hexdigest()[:16]
+    return _CODE_VERSION
+
+
+def valid_keys(obj: Any = None, prefix: str = "") -> list[str]:
+    """Every dotted key of a config tree, e.g. 'model.fusion', 'loss.weights.cam'."""
+    obj = RunConfig() if obj is None else obj
+    keys = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value):
+            keys += valid_keys(value, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: JSON (numbers, true/false/null, lists) or a plain string ('none', 'raf-official')."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any], source: str = "overrides") -> RunConfig:
+    """A copy of `cfg` with dotted keys replaced; unknown keys and wrongly typed values raise InputError."""
+    keys = valid_keys(cfg)
+    for key, value in overrides.items():
+        if key not in keys:
+            near = difflib.get_close_matches(key, keys, n=1)
+            raise InputError(source, key, found="an unknown key",
+                             expected="one of " + ", ".join(keys),
+                             hint=f"did you mean '{near[0]}'?" if near else None)
+        cfg = _replace_path(cfg, key.split("."), value, source, key)
+    return cfg
+
+
+def _replace_path(obj, path: list[str], value, source: str, key: str):
+    name = path[0]
+    if len(path) > 1:
+        return dataclasses.replace(obj, **{name: _replace_path(getattr(obj, name), path[1:], value, source, key)})
+    current = getattr(obj, name)
+    value = _coerce(value, current, obj, name, source, key)
+    try:
+        return dataclasses.replace(obj, **{name: value})
+    except InputError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise InputError(source, key, found=repr(value), expected=str(e)) from e
+
+
+def _coerce(value, current, obj, name: str, source: str, key: str):
+    """Match the type of the field's default (tuples from lists, floats from ints); None stays None."""
+    annotation = str({f.name: f.type for f in fields(obj)}[name])
+    if value is None:
+        if "None" in annotation:
+            return None
+        raise InputError(source, key, found="null", expected=f"a value of type {annotation}")
+    if isinstance(current, bool) or annotation == "bool":
+        if isinstance(value, bool):
+            return value
+    elif isinstance(current, (tuple, list)) or annotation.startswith("tuple"):
+        if isinstance(value, (list, tuple)):
+            return tuple(value)
+    elif isinstance(current, float) or annotation.startswith("float"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(current, int) or annotation.startswith("int"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(current, str) or annotation.startswith("str"):
+        if isinstance(value, str):
+            return value
+    else:
+        return value
+    raise InputError(source, key, found=f"{value!r} ({type(value).__name__})", expected=f"type {annotation}")
+
+
+__all__ = ["DataConfig", "LossConfig", "LossWeights", "ModelConfig", "RunConfig", "TrainConfig", "apply_overrides",
+           "code_version", "parse_value", "valid_keys"]

@@ -1,0 +1,109 @@
+"""A paper table's measured results from the store: per row mean ± 95 % CI over seeds, the paired difference to
+the reference row (same seeds), and a verdict per claim. The reports and the CLI both read this.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from hmr_bench.eval.stats import Assessment, Interval, assess, mean_ci, paired_difference
+from hmr_bench.tables import Table
+
+
+@dataclass
+class RowResult:
+    name: str
+    label: str
+    paper: dict[str, float]
+    seeds: dict[str, dict[int, float]] = field(default_factory=dict)  # metric → seed → value
+    mean: dict[str, Interval] = field(default_factory=dict)
+    diff: dict[str, Interval] = field(default_factory=dict)  # row − reference, paired over shared seeds
+    failed: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TableResult:
+    table: Table
+    profile: str
+    protocol: str
+    rows: list[RowResult]
+    claims: list[tuple[object, Assessment | None]]
+
+
+def table_result(store, table: Table, profile: str, protocol: str | None = None) -> TableResult:
+    runs = [r for r in store.runs(table=table.name) if r["profile"] == profile]
+    finished = [r for r in runs if r["status"] == "finished"]
+    metrics = store.metrics([r["run_id"] for r in finished], split="test") if finished else []
+    if protocol is None:
+        protocols = sorted({m["dataset"] for m in metrics})
+        protocol = protocols[0] if protocols else "synth-test"
+    by_run = {}
+    for m in metrics:
+        if m["dataset"] == protocol:
+            by_run.setdefault(m["run_id"], {})[m["name"]] = m["value"]
+    rows = []
+    for row in table.rows_for(profile):
+        rr = RowResult(row.name, row.label, dict(row.paper))
+        for r in runs:
+            if r["variant"] != row.name:
+                continue
+            if r["status"] == "failed":
+                rr.failed += 1
+            if r["status"] == "finished" and r["run_id"] in by_run:
+                rr.run_ids.append(r["run_id"])
+                for metric, value in by_run[r["run_id"]].items():
+                    rr.seeds.setdefault(metric, {})[r["seed"]] = value
+        for metric, per_seed in rr.seeds.items():
+            rr.mean[metric] = mean_ci(list(per_seed.values()))
+        rows.append(rr)
+    ref = next((r for r in rows if r.name == table.reference), None)
+    for rr in rows:
+        if ref is None or rr is ref:
+            continue
+        for metric, per_seed in rr.seeds.items():
+            shared = sorted(set(per_seed) & set(ref.seeds.get(metric, {})))
+            if shared:
+                rr.diff[metric] = paired_difference({s: per_seed[s] for s in shared},
+                                                    {s: ref.seeds[metric][s] for s in shared})
+    claims = []
+    for c in table.claims:
+        row = next((r for r in rows if r.name == c.row), None)
+        ci = row.diff.get(c.metric) if row else None
+        claims.append((c, assess(c, ci) if ci is not None else None))
+    return TableResult(table, profile, protocol, rows, claims)
+
+
+def _fmt(iv: Interval | None) -> str:
+    if iv is None:
+        return "not run"
+    if math.isnan(iv.low):
+        return f"{iv.mean:.1f}"
+    return f"{iv.mean:.1f} ± {iv.high - iv.mean:.1f}"
+
+
+def format_text(res: TableResult) -> str:
+    """A plain-text table: paper number, measured mean ± CI half-width, paired difference to the reference."""
+    t = res.table
+    lines = [f"{t.title}  [profile {res.profile}, {res.protocol}; mm; mean ± 95% CI over seeds]", ""]
+    head = f"{'row':<16}{'label':<28}"
+    for m in t.metrics:
+        head += f"{m + ' paper':>16}{m:>16}{'Δ vs ' + t.reference:>18}"
+    lines.append(head)
+    for r in res.rows:
+        line = f"{r.name:<16}{r.label[:27]:<28}"
+        for m in t.metrics:
+            paper = r.paper.get(m)
+            line += f"{'' if paper is None else f'{paper:.1f}':>16}{_fmt(r.mean.get(m)):>16}"
+            d = r.diff.get(m)
+            line += f"{'' if d is None else ('+' if d.mean >= 0 else '') + _fmt(d):>18}"
+        if r.failed:
+            line += f"   ({r.failed} failed)"
+        lines.append(line)
+    if res.claims:
+        lines += ["", "Claims:"]
+        for c, a in res.claims:
+            verdict = a.verdict if a else "not run"
+            lines.append(f"  [{verdict}] {c.text}" + (f"  measured {a.measured:+.2f} mm" if a else ""))
+    return "\n".join(lines)

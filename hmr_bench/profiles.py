@@ -1,0 +1,31 @@
+"""Profiles: the base configuration a table is run with, chosen for the hardware.
+
+- smoke: the whole table in about 2 min on 2 cores (tiny SynthHMR, tiny CNN, 1 seed): proves the path.
+- cpu: Table 2 (5 rows × 3 seeds) in ≤ 40 min on 2 cores, results good enough to read.
+- paper: spec §5 settings (ResNet-50 at 256×192, batch 48, Adam 1e-4, 25 epochs) for a GPU.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from hmr_bench.config import RunConfig, apply_overrides
+from hmr_bench.errors import InputError
+
+PROFILES: dict[str, dict] = {
+    "smoke": {"data.synth_profile": "smoke", "data.crop_size": (36, 48), "model.backbone": "cnn-tiny",
+              "model.fc1_dim": 512, "train.epochs": 2, "train.batch_size": 16, "train.lr": 1e-3},
+    "cpu": {"data.synth_profile": "cpu", "data.crop_size": (48, 64), "model.backbone": "cnn-small",
+            "model.fc1_dim": 1024, "train.epochs": 6, "train.batch_size": 32, "train.lr": 5e-4},
+    "paper": {"data.synth_profile": "paper", "data.crop_size": (192, 256), "model.backbone": "resnet50",
+              "train.epochs": 25, "train.batch_size": 48, "train.lr": 1e-4, "train.eval_batch_size": 100},
+}
+DEFAULT_SEEDS = {"smoke": (0,), "cpu": (0, 1, 2), "paper": (0, 1, 2)}
+
+
+def profile_config(name: str) -> RunConfig:
+    if name not in PROFILES:
+        near = difflib.get_close_matches(name, PROFILES, n=1)
+        raise InputError("profile", "name", found=repr(name), expected="one of " + ", ".join(PROFILES),
+                         hint=f"did you mean '{near[0]}'?" if near else None)
+    return apply_overrides(RunConfig(profile=name), PROFILES[name], source=f"profile {name}")

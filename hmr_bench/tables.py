@@ -1,0 +1,103 @@
+"""Paper tables as data: each file in `ablations/` declares one table as rows of small config overrides.
+
+    TABLE = Table(name="table2", rows=(Row("no-cam", "RAF ✓, L_cam ✗, L_cont ✓", {"loss.weights.cam": 0.0},
+                                          paper={"mpjpe": 83.1, "pa_mpjpe": 52.0}), ...), claims=(...))
+
+A row's overrides apply on top of the profile's base config; `reference` names the row every other row is
+compared with (paired over the same seeds). Tables are loaded from `<repo>/ablations/<name>.py`, or from the
+folder `$HMR_BENCH_ABLATIONS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hmr_bench.errors import InputError
+from hmr_bench.eval.stats import Claim
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    label: str  # how the paper's table shows the row
+    overrides: dict[str, Any] = field(default_factory=dict)
+    paper: dict[str, float] = field(default_factory=dict)  # the paper's numbers (mm) for this row, if any
+    profiles: tuple[str, ...] | None = None  # None: every profile; else only these (e.g. HRNet: paper only)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    rows: tuple[Row, ...]
+    reference: str
+    metrics: tuple[str, ...] = ("mpjpe", "pa_mpjpe")
+    paper_setting: str = ""
+    claims: tuple[Claim, ...] = ()
+    curves: bool = False  # record per-epoch validation curves for the report (Fig. 8)
+
+    def __post_init__(self):
+        names = [r.name for r in self.rows]
+        if len(set(names)) != len(names):
+            raise InputError(f"table {self.name}", "rows", found=names, expected="unique row names")
+        for c in self.claims:
+            if c.table != self.name:
+                raise InputError(f"table {self.name}", f"claim {c.id}", found=f"table {c.table!r}",
+                                 expected=repr(self.name))
+        for ref in [self.reference] + [c.row for c in self.claims] + [c.reference_row for c in self.claims]:
+            if ref not in names:
+                raise InputError(f"table {self.name}", "reference", found=ref, expected="one of " + ", ".join(names))
+
+    def row(self, name: str) -> Row:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        near = difflib.get_close_matches(name, [r.name for r in self.rows], n=1)
+        raise InputError(f"table {self.name}", "row", found=repr(name),
+                         expected="one of " + ", ".join(r.name for r in self.rows),
+                         hint=f"did you mean '{near[0]}'?" if near else None)
+
+    def rows_for(self, profile: str) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.profiles is None or profile in r.profiles)
+
+
+def tables_dir() -> Path:
+    return Path(os.environ.get("HMR_BENCH_ABLATIONS") or REPO_DIR / "ablations")
+
+
+def table_names() -> list[str]:
+    return sorted(p.stem for p in tables_dir().glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_table(name: str) -> Table:
+    path = tables_dir() / f"{name}.py"
+    if not path.exists():
+        names = table_names()
+        near = difflib.get_close_matches(name, names, n=1)
+        raise InputError(tables_dir(), "table", found=repr(name), expected="one of " + ", ".join(names),
+                         hint=f"did you mean '{near[0]}'?" if near else None)
+    spec = importlib.util.spec_from_file_location(f"hmr_bench_ablations_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = getattr(module, "TABLE", None)
+    if not isinstance(table, Table):
+        raise InputError(path, "TABLE", found=type(table).__name__, expected="a hmr_bench.tables.Table")
+    return table
+
+
+def load_baseline(name: str) -> dict[str, Any]:
+    """Config overrides of a baseline declared in `<repo>/baselines/<name>.py` (its `OVERRIDES`)."""
+    path = REPO_DIR / "baselines" / f"{name}.py"
+    if not path.exists():
+        raise InputError(path.parent, "baseline", found=repr(name), expected="hmr or cliff")
+    spec = importlib.util.spec_from_file_location(f"hmr_bench_baselines_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.OVERRIDES)

@@ -1,0 +1,72 @@
+"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)`` (a crafted file cannot run code).
+
+A checkpoint holds the model and optimizer state, the epoch just finished, the best validation result so far,
+the validation history, and every RNG state (python, numpy, torch), so a killed run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hmr_bench.errors import InputError
+from hmr_bench.io import atomic_write
+
+
+def rng_state() -> dict:
+    return {"python": _to_tensor_state(random.getstate()), "numpy": _numpy_state(),
+            "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(_from_tensor_state(state["python"]))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
+    torch.set_rng_state(state["torch"])
+
+
+def _numpy_state():
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]
+
+
+def _to_tensor_state(state):
+    version, internal, gauss = state
+    return [version, torch.tensor(internal, dtype=torch.int64), gauss]
+
+
+def _from_tensor_state(state):
+    version, internal, gauss = state
+    return (version, tuple(int(x) for x in internal.tolist()), gauss)
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
+    """Writes `payload` (tensors, numbers, strings, lists, dicts only) atomically; a full disk leaves the
+    previous checkpoint intact and raises an error naming the file."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    try:
+        return atomic_write(path, lambda fh: fh.write(buf.getbuffer()))
+    except OSError as e:
+        raise InputError(path, found=f"a write error ({e.strerror or e})",
+                         expected="room to write the checkpoint; the previous one is kept") from e
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Reads a checkpoint with weights_only=True. A corrupted file or one crafted to run code is refused."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise InputError(path, found="no such file", expected="a checkpoint") from e
+    except pickle.UnpicklingError as e:
+        raise InputError(path, found=f"data that weights_only loading refuses ({str(e).splitlines()[0]})",
+                         expected="a checkpoint of plain tensors and containers") from e
+    except (RuntimeError, EOFError, ValueError, OSError) as e:
+        raise InputError(path, found=f"a corrupted or truncated file ({type(e).__name__}: {str(e)[:200]})",
+                         expected="a complete checkpoint written by hmr-bench") from e

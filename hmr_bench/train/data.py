@@ -1,0 +1,72 @@
+"""The datasets of a run: SynthHMR (rendered and cached here) or real SPIN-format files under a data root."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from hmr_bench.config import RunConfig
+from hmr_bench.data.dataset import SpinDataset
+from hmr_bench.errors import InputError
+
+
+@dataclass
+class RunData:
+    train: object
+    val: object
+    test: dict[str, object]  # protocol name → dataset
+    val_protocol: str
+    key: str  # identifies the data (part of the run's config hash)
+
+
+def synth_config(cfg: RunConfig):
+    from hmr_bench.data.synth.scene import SYNTH_PROFILES
+
+    d = cfg.data
+    if d.synth_profile not in SYNTH_PROFILES:
+        raise InputError("config", "data.synth_profile", found=repr(d.synth_profile),
+                         expected="one of " + ", ".join(SYNTH_PROFILES))
+    over = {k: getattr(d, k) for k in ("n_train", "n_val", "n_test", "difficulty") if getattr(d, k) is not None}
+    if d.image_size is not None:
+        over["image_size"] = (d.image_size, d.image_size)
+    return dataclasses.replace(SYNTH_PROFILES[d.synth_profile], **over)
+
+
+def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=None) -> RunData:
+    d = cfg.data
+    common = dict(num_rois=d.num_rois, crop_size=tuple(d.crop_size), roi_variant=d.roi_variant, rotation=d.rotation,
+                  union_crop=tuple(d.union_crop) if d.union_crop else None)
+    if d.source == "synth":
+        from hmr_bench.data.synth.generate import generate
+
+        ds = generate(synth_config(cfg), body_source=cfg.body_model, progress=progress)
+        train = SpinDataset(ds.npz("train"), ds.image_root, train=d.augment, **common)
+        val = SpinDataset(ds.npz("val"), ds.image_root, train=False, **common)
+        test = {"synth-test": SpinDataset(ds.npz("test"), ds.image_root, train=False, **common)}
+        return RunData(train, val, test, "synth-test", key=ds.root.name)
+    if d.source == "real":
+        from hmr_bench.data.dataset import MixedDataset
+        from hmr_bench.data.real import TRAIN_MIX, real_train_mix, resolve_real_dataset, spin_mix_ratios
+        from hmr_bench.eval.protocols import get_protocol
+
+        if data_root is None:
+            raise InputError("config", "data.source", found="'real' without --data-root",
+                             expected="--data-root DIR holding the SPIN-format npz files and images")
+
+        def spin(name: str, train: bool) -> SpinDataset:
+            npz, img = resolve_real_dataset(name, data_root)
+            return SpinDataset(npz, img, train=train and d.augment, name=name, **common)
+
+        if set(d.train_sets) == set(TRAIN_MIX):
+            train = real_train_mix(data_root, seed=cfg.train.seed, **common)
+        elif len(d.train_sets) == 1:
+            train = spin(d.train_sets[0], True)
+        else:
+            members = {n: spin(n, True) for n in d.train_sets}
+            ratios = spin_mix_ratios({n: len(m) for n, m in members.items()})
+            train = MixedDataset(list(members.values()), [ratios[n] for n in members], seed=cfg.train.seed)
+        test = {name: spin(get_protocol(name).dataset, False) for name in d.test_sets}
+        return RunData(train, spin(d.val_set, False), test, d.test_sets[0],
+                       key="real:" + ",".join(d.train_sets) + "|" + d.val_set)
+    raise InputError("config", "data.source", found=repr(d.source), expected="'synth' or 'real'")

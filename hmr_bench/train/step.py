@@ -1,0 +1,89 @@
+"""One training step's maths and one evaluation batch: model → body model → losses / metrics.
+
+Batch tensors are (B, M, ...) per RoI and (B, ...) per sample, as `data.samples` documents. Every RoI's
+prediction is supervised with the sample's GT (spec §4.7); evaluation uses RoI 0 (`official`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hmr_bench.config import RunConfig
+from hmr_bench.data.images import normalize_crops
+from hmr_bench.eval.protocols import Protocol, evaluate_batch, ground_truth
+from hmr_bench.losses import (
+    camera_consistency_loss,
+    check_finite,
+    contrastive_loss,
+    keypoint_3d_loss,
+    reprojection_loss_2d,
+    smpl_param_loss,
+    total_loss,
+    vertex_loss,
+)
+from hmr_bench.models.multiroi import select_eval_roi
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def run_model(model, batch: dict, cfg: RunConfig):
+    """ModelOutput of a batch (crops mode, or the union image in shared-backbone mode)."""
+    if cfg.model.shared_backbone:
+        return model.forward_shared(normalize_crops(batch["union"]), batch["roi_boxes_union"].float(),
+                                    batch["bbox_info"].float())
+    return model(normalize_crops(batch["crops"]), batch["bbox_info"].float())
+
+
+def _pelvis(body, vertices: torch.Tensor) -> torch.Tensor:
+    """H36M-regressor joint 0 of vertices (..., V, 3) → (..., 3) (the official vertex-loss pelvis)."""
+    return torch.einsum("v,...vc->...c", body.J_regressor_h36m[0], vertices)
+
+
+def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss and the weighted terms of one batch (spec §4). Weight-0 terms are not computed."""
+    out = run_model(model, batch, cfg)
+    B, M = out.cam.shape[:2]
+    w, lc = cfg.loss.weights, cfg.loss
+    pred = body(out.betas.reshape(B * M, -1), rotmat=out.rotmat.reshape(B * M, 24, 3, 3))
+    joints49 = pred.joints("spin49").reshape(B, M, 49, 3)
+    has_smpl = batch["has_smpl"].bool()[:, None].expand(B, M)
+    terms: dict[str, torch.Tensor] = {}
+    if w.keypoint:
+        terms["keypoint"] = reprojection_loss_2d(
+            joints49, out.cam, batch["center"], batch["b"], batch["img_w"], batch["img_h"], batch["focal"],
+            batch["crop_trans"], batch["keypoints_crop"], crop_size=cfg.data.crop_size,
+            keypoint_weighting=lc.keypoint_weighting, openpose_weight=lc.openpose_weight, gt_weight=lc.gt_weight,
+            frame=lc.reprojection_frame)
+    if w.keypoint3d:
+        gt3d = batch["joints3d"][:, None].expand(B, M, 24, 4)
+        terms["keypoint3d"] = keypoint_3d_loss(joints49[:, :, 25:], gt3d, batch["has_3d"].bool()[:, None].expand(B, M))
+    if w.vertex:
+        with torch.no_grad():
+            gt_v = body(batch["betas"].float(), axis_angle=batch["pose"].float()).vertices  # (B, V, 3)
+        pv = pred.vertices.reshape(B, M, -1, 3)
+        gv = gt_v[:, None].expand_as(pv)
+        terms["vertex"] = vertex_loss(pv, gv, _pelvis(body, pv), _pelvis(body, gv), has_smpl, norm=lc.vertex_norm)
+    if w.pose or w.beta:
+        gt_pose = batch["pose"].float()[:, None].expand(B, M, 72)
+        gt_betas = batch["betas"].float()[:, None].expand(B, M, -1)
+        terms["pose"], terms["beta"] = smpl_param_loss(out.rotmat, out.betas, gt_pose, gt_betas, has_smpl)
+    if w.cam and M > 1:
+        terms["cam"] = camera_consistency_loss(out.cam, batch["center"], batch["b"], batch["img_w"], batch["img_h"],
+                                               batch["focal"], variant=lc.cam, lambda_x=lc.lambda_x,
+                                               lambda_y=lc.lambda_y, lambda_s=lc.lambda_s)
+    if w.cont and M > 1 and out.embedding is not None:
+        terms["cont"] = contrastive_loss(out.embedding, variant=lc.cont, temperature=lc.temperature)
+    check_finite(terms)
+    return total_loss(terms, w)
+
+
+@torch.no_grad()
+def evaluate_predictions(model, body, batch: dict, cfg: RunConfig, protocol: Protocol) -> dict[str, torch.Tensor]:
+    """Per-sample metrics of one eval batch (RoI `protocol.roi`, official: 0)."""
+    out = run_model(model, batch, cfg)
+    roi = select_eval_roi(out, protocol.roi)
+    pred = body(roi.betas, rotmat=roi.rotmat)
+    gt = ground_truth(protocol, batch, {"neutral": body})
+    return evaluate_batch(protocol, pred.vertices, pred.joints("h36m17"), gt)
