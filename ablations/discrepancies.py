@@ -9,7 +9,8 @@ TABLE = Table(
     reference="official",
     rows=(
         Row("official", "official code", {}),
-        Row("shared-mesh", "§8.1 one mesh from the mean feature (D_mesh), cameras per RoI", {"model.head": "shared-mesh"}),
+        Row("shared-mesh", "§8.1 one mesh from the mean feature (D_mesh), cameras per RoI",
+            {"model.head": "shared-mesh"}),
         Row("raf-paper", "§8.2–3 Γ(B_m) − Γ(B_n), one linear layer per pair", {"model.fusion": "raf-paper"}),
         Row("pe-paper", "§8.4 PE bands 2^0π … 2^Lπ", {"model.pe_flavour": "paper"}),
         Row("cam-paper", "§8.5 L_cam over all pairs, separate squares, 0.1/0.1/1e-4", {"loss.cam": "paper"}),

@@ -20,6 +20,7 @@ TABLE = Table(
               "rel-L32", 1, 17.9),
         Claim("absolute", "Relative encodings beat absolute ones (+6.8 mm MPJPE).", "table3", "mpjpe", "absolute-pe",
               "rel-L32", 1, 6.8),
-        Claim("pe", "PE helps over raw differences (L = 0: +0.8 mm MPJPE).", "table3", "mpjpe", "rel-L0", "rel-L32", 1, 0.8),
+        Claim("pe", "PE helps over raw differences (L = 0: +0.8 mm MPJPE).", "table3", "mpjpe", "rel-L0",
+              "rel-L32", 1, 0.8),
     ),
 )

@@ -26,12 +26,12 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     random.setstate(_from_tensor_state(state["python"]))
     kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))  # noqa: NPY002
     torch.set_rng_state(state["torch"])
 
 
 def _numpy_state():
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (libraries use the global RNG)
     return [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]
 
 

@@ -63,7 +63,7 @@ def build_model(cfg: RunConfig, body):
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the global RNG that libraries use)
     torch.manual_seed(seed)
 
 
@@ -74,7 +74,8 @@ def run_dir(config_hash: str) -> Path:
 @torch.no_grad()
 def evaluate(model, body, dataset, cfg: RunConfig, protocol_name: str, split: str, device) -> dict:
     """Per-sample metrics over a dataset: {"mpjpe": (N,), ..., "index": (N,), "action": [N]}."""
-    protocol = get_protocol(protocol_name, split=split) if protocol_name == "synth-test" else get_protocol(protocol_name)
+    overrides = {"split": split} if protocol_name == "synth-test" else {}
+    protocol = get_protocol(protocol_name, **overrides)
     model.eval()
     loader = make_loader(dataset, cfg.train.eval_batch_size, shuffle=False, seed=0, workers=cfg.data.workers,
                          device=device)
@@ -127,7 +128,9 @@ def train_run(cfg: RunConfig, data: RunData, config_hash: str, *, store=None, ru
                       total=cfg.train.epochs, leave=False, disable=not progress):
         model.train()
         loader.sampler.set_epoch(epoch)
-        steps = len(loader) if cfg.train.max_steps_per_epoch is None else min(len(loader), cfg.train.max_steps_per_epoch)
+        steps = len(loader)
+        if cfg.train.max_steps_per_epoch is not None:
+            steps = min(steps, cfg.train.max_steps_per_epoch)
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
         for i, batch in enumerate(loader):
             if i >= steps:
