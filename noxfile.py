@@ -54,7 +54,53 @@ def body_rebuild(session: nox.Session) -> None:
     pytest(session, "-q", "-m", "slow")
 
 
+def _table(session: nox.Session, table: str) -> None:
+    """`hmr-bench run TABLE` with the session's arguments, e.g. `nox -s ablation-table2 -- --profile smoke`.
+
+    Arguments: --profile smoke|cpu|paper (default: paper with a GPU, else cpu), --seeds 0,1,2, --store URL,
+    --data-root DIR (real data), --set key=value, --variants, --shard i/n, --force.
+    """
+    install(session, "-e", ".")
+    session.run("hmr-bench", "run", table, *session.posargs)
+
+
+@nox.session(name="ablation-table2")
+def ablation_table2(session: nox.Session) -> None:
+    """Table 2 (RAF / L_cam / L_cont), every row × seed, with the paper's numbers beside the measured ones."""
+    _table(session, "table2")
+
+
+@nox.session(name="ablation-table3")
+def ablation_table3(session: nox.Session) -> None:
+    """Table 3 (relation encoding and PE length)."""
+    _table(session, "table3")
+
+
+@nox.session(name="ablation-table4")
+def ablation_table4(session: nox.Session) -> None:
+    """Table 4 (number of RoIs, M = 1..8)."""
+    _table(session, "table4")
+
+
+@nox.session
+def fig8(session: nox.Session) -> None:
+    """Fig. 8 (RAF vs self-attention, validation curves)."""
+    _table(session, "fig8")
+
+
+@nox.session
+def table1(session: nox.Session) -> None:
+    """Table 1 (HMR, CLIFF, Multi-RoI with the same backbone and data)."""
+    _table(session, "table1")
+
+
+@nox.session
+def discrepancies(session: nox.Session) -> None:
+    """Each paper<->code discrepancy switched on its own against the official code."""
+    _table(session, "discrepancies")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     install(session, "ruff")
-    session.run("ruff", "check", "hmr_bench", "tests", "noxfile.py")
+    session.run("ruff", "check", "hmr_bench", "tests", "ablations", "baselines", "noxfile.py")

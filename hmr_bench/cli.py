@@ -131,7 +131,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hmr_bench.tables import load_table
     from hmr_bench.train.runner import run_table
 
+    import torch
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    gpu = torch.cuda.is_available()
+    args.profile = args.profile or ("paper" if gpu else "cpu")
+    args.device = args.device or ("cuda" if gpu else "cpu")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     variants = args.variants.split(",") if args.variants else None
     outcomes = run_table(args.table, args.profile, seeds=seeds, store_url=args.store, data_root=args.data_root,
@@ -177,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train and evaluate every row × seed of a paper table (cached by config hash)")
     run.add_argument("table", help="table1 | table2 | table3 | table4 | fig8 | discrepancies (files in ablations/)")
-    run.add_argument("--profile", default="cpu", help="smoke | cpu | paper")
+    run.add_argument("--profile", default=None, help="smoke | cpu | paper (default: paper with a GPU, else cpu)")
     run.add_argument("--seeds", help="comma-separated, default: the profile's (cpu: 0,1,2)")
     run.add_argument("--variants", help="comma-separated row names (default: all rows)")
     run.add_argument("--store", default=None, help="results store: SQLAlchemy URL or SQLite path (default: cache)")
@@ -185,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. train.epochs=3")
     run.add_argument("--shard", default=None, help="i/n: run every n-th job starting at i (several machines)")
     run.add_argument("--force", action="store_true", help="re-run finished runs")
-    run.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1")
+    run.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: cuda when available)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from hmr_bench.body import joint_sets as js
+from hmr_bench.body.lbs import rotmats_from_axis_angle, skin
 from hmr_bench.body.model_file import PICKLE_HINT, meta_of, read_model_file
 from hmr_bench.errors import InputError
 from hmr_bench.paths import ASSETS_DIR
@@ -64,7 +65,7 @@ class BodyOutput:
     """Posed body. vertices: (B, V, 3); smplx_joints: (B, 45, 3) = 24 SMPL joints + 21 vertex joints.
 
     Root-relative unless a translation was given (SMPL's own convention: the pelvis of the rest pose is not at
-    the origin exactly; translation is added to everything).
+    the origin exactly; translation is added to everything). Computed by `lbs.skin` (smplx's maths).
     """
 
     vertices: torch.Tensor
@@ -103,6 +104,7 @@ class BodyModel(torch.nn.Module):
                                    vertex_ids=vertex_ids, create_betas=False, create_global_orient=False,
                                    create_body_pose=False, create_transl=False, dtype=dtype)
         self.num_betas = int(self.smpl.num_betas)
+        self.has_posedirs = bool(np.any(data["posedirs"]))
         self.faces = np.asarray(arrays["f"], np.int64)
         self.num_vertices = n_verts
         for name in ("J_regressor_h36m", "J_regressor_extra", "J_regressor_coco"):
@@ -141,15 +143,13 @@ class BodyModel(torch.nn.Module):
                              expected=f"({batch}, K) with K ≤ {self.num_betas}")
         if betas.shape[1] < self.num_betas:
             betas = torch.nn.functional.pad(betas, (0, self.num_betas - betas.shape[1]))
-        if transl is None:
-            transl = pose.new_zeros(batch, 3)
-        if rotmat is not None:
-            out = self.smpl(betas=betas, global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:], transl=transl,
-                            pose2rot=False)
-        else:
-            out = self.smpl(betas=betas, global_orient=axis_angle[:, :3], body_pose=axis_angle[:, 3:],
-                            transl=transl, pose2rot=True)
-        return BodyOutput(out.vertices, out.joints, self)
+        if rotmat is None:
+            rotmat = rotmats_from_axis_angle(axis_angle)
+        vertices, joints = skin(betas, rotmat, self.smpl, self.has_posedirs)
+        joints = self.smpl.vertex_joint_selector(vertices, joints)
+        if transl is not None:
+            vertices, joints = vertices + transl[:, None], joints + transl[:, None]
+        return BodyOutput(vertices, joints, self)
 
     def joints_from(self, vertices: torch.Tensor, smplx_joints: torch.Tensor, name: str) -> torch.Tensor:
         """Joint set `name` from posed vertices (B, V, 3) and smplx joints (B, 45, 3) → (B, J, 3)."""

@@ -87,3 +87,14 @@ def test_mean_parameters(arrays):
     np.testing.assert_allclose(arrays["mean_shape"], 0, atol=1e-6)
     s, tx, ty = arrays["mean_cam"]
     assert 0.6 < s < 1.3 and tx == 0 and ty == 0
+
+
+def test_fast_skinning_equals_smplx_forward(body):
+    """hmr-bench's skinning (no zero pose correctives, elementwise transforms) = smplx.SMPL.forward."""
+    g = torch.Generator().manual_seed(3)
+    betas, pose = torch.randn(4, 10, generator=g), 0.5 * torch.randn(4, 72, generator=g)
+    transl = torch.randn(4, 3, generator=g)
+    ours = body(betas, axis_angle=pose, transl=transl)
+    ref = body.smpl(betas=betas, global_orient=pose[:, :3], body_pose=pose[:, 3:], transl=transl)
+    torch.testing.assert_close(ours.vertices, ref.vertices, atol=2e-6, rtol=1e-5)
+    torch.testing.assert_close(ours.smplx_joints, ref.joints, atol=2e-6, rtol=1e-5)
