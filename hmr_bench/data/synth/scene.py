@@ -138,7 +138,7 @@ def place(scene: Scene, cfg: SynthConfig, root_joint: np.ndarray, joints24: np.n
 
 # Dataset sizes per profile (the runner's profiles pick one; `hmr-bench data synth --profile` too).
 SYNTH_PROFILES: dict[str, SynthConfig] = {
-    "smoke": SynthConfig(image_size=(128, 128), n_train=256, n_val=64, n_test=64),
+    "smoke": SynthConfig(image_size=(128, 128), n_train=160, n_val=32, n_test=32),
     "cpu": SynthConfig(image_size=(256, 256), n_train=3000, n_val=400, n_test=600),
     "paper": SynthConfig(image_size=(512, 512), n_train=50000, n_val=2000, n_test=5000),
 }
