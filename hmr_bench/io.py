@@ -13,7 +13,6 @@ import numpy as np
 
 from hmr_bench.errors import InputError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
