@@ -126,12 +126,13 @@ def _overrides(pairs: list[str]) -> dict:
 def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
+    import torch
+
     from hmr_bench.eval.table_results import format_text, table_result
     from hmr_bench.store import ResultsStore
     from hmr_bench.tables import load_table
+    from hmr_bench.train.ddp import init_from_env, shutdown
     from hmr_bench.train.runner import run_table
-
-    import torch
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     gpu = torch.cuda.is_available()
@@ -139,9 +140,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.device = args.device or ("cuda" if gpu else "cpu")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     variants = args.variants.split(",") if args.variants else None
-    outcomes = run_table(args.table, args.profile, seeds=seeds, store_url=args.store, data_root=args.data_root,
-                         force=args.force, shard=args.shard, variants=variants, overrides=_overrides(args.set),
-                         device=args.device, progress=not args.quiet)
+    dist, device = init_from_env(args.device)  # under torchrun: one process of a DDP group
+    try:
+        outcomes = run_table(args.table, args.profile, seeds=seeds, store_url=args.store, data_root=args.data_root,
+                             force=args.force, shard=args.shard, variants=variants, overrides=_overrides(args.set),
+                             device=device, progress=not args.quiet, dist=dist)
+    finally:
+        shutdown(dist)
+    failed = any(o.status == "failed" for o in outcomes)
+    if not dist.is_main:
+        return 1 if failed else 0
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -151,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  failed: {o.job.row.name} seed {o.job.seed}: {o.message}")
     print()
     print(format_text(table_result(ResultsStore(args.store), load_table(args.table), args.profile)))
-    return 1 if counts.get("failed") else 0
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. train.epochs=3")
     run.add_argument("--shard", default=None, help="i/n: run every n-th job starting at i (several machines)")
     run.add_argument("--force", action="store_true", help="re-run finished runs")
-    run.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: cuda when available)")
+    run.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: cuda when available). Under "
+                     "torchrun: one run over all processes, each on cuda:LOCAL_RANK (nccl) or on cpu (gloo)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 

@@ -19,15 +19,22 @@ from hmr_bench.io import atomic_write
 
 
 def rng_state() -> dict:
-    return {"python": _to_tensor_state(random.getstate()), "numpy": _numpy_state(),
-            "torch": torch.get_rng_state()}
+    """Every global RNG state as tensors and plain values (loadable with weights_only): python, numpy, torch, and
+    the current CUDA device's when CUDA is in use."""
+    state = {"python": _to_tensor_state(random.getstate()), "numpy": _numpy_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def set_rng_state(state: dict) -> None:
+    """Restores what `rng_state` saved (the CUDA state onto the current device, when both have one)."""
     random.setstate(_from_tensor_state(state["python"]))
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))  # noqa: NPY002
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def _numpy_state():

@@ -2,7 +2,9 @@
 
 Re-running a table skips finished runs (``force`` re-runs them); ``shard=(i, n)`` takes every n-th job so n
 machines can split a table while writing one store; a run another live worker holds is skipped; a run left
-``running`` by a dead process on this host is taken over and resumes from its last checkpoint.
+``running`` by a dead process on this host is marked failed ("interrupted") and taken over, and resumes from its
+last checkpoint. Under torchrun every rank walks the same jobs; rank 0 decides and the others follow
+(`hmr_bench.train.ddp`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,6 +23,7 @@ from hmr_bench.config import RunConfig, apply_overrides
 from hmr_bench.errors import InputError, NonFiniteLossError
 from hmr_bench.profiles import DEFAULT_SEEDS, profile_config
 from hmr_bench.tables import Row, Table, load_table
+from hmr_bench.train.ddp import SINGLE, Dist, main_first, on_main
 
 log = logging.getLogger(__name__)
 
@@ -79,72 +83,113 @@ def table_jobs(table: Table, profile: str, seeds=None, overrides: dict | None = 
     return jobs
 
 
-def _dead_local_claim(store, config_hash: str) -> bool:
-    """True when the live-looking claim of `config_hash` belongs to a process of this host that has died."""
-    import json
-
+def dead_local_claims(store, config_hash: str) -> list[dict]:
+    """The ``running`` rows of `config_hash` claimed by a process of this host that no longer exists (killed,
+    crashed); their heartbeats may still look fresh."""
+    dead = []
     for run in store.runs(status="running"):
         if run["config_hash"] != config_hash:
             continue
-        env = run["env"] if isinstance(run["env"], dict) else json.loads(run["env"] or "{}")
+        env = run["env"] if isinstance(run["env"], dict) else {}
         if env.get("hostname") == socket.gethostname() and env.get("pid"):
             try:
                 os.kill(int(env["pid"]), 0)
             except ProcessLookupError:
-                return True
-            except PermissionError:
-                return False
-    return False
+                dead.append(run)
+            except (PermissionError, ValueError, OverflowError):
+                pass  # alive under another user, or not a pid: leave it to the stale-heartbeat rule
+    return dead
+
+
+@dataclass
+class _Decision:
+    status: str  # run | skipped | busy
+    run_id: str | None = None
+    message: str = ""
+
+
+def _decide(store, job: Job, config_hash: str, data_key: str, profile: str, device: str, sha: str | None,
+            force: bool, world: int) -> _Decision:
+    """Rank 0: skip a finished config (unless `force`), else claim it; a claim left by a dead local process is
+    marked failed and taken over (the run resumes from its last checkpoint). `force` deletes the checkpoints."""
+    from hmr_bench.store.store import runtime_env
+    from hmr_bench.train.trainer import run_dir
+
+    if not force and store.find_finished(config_hash):
+        return _Decision("skipped", message="finished before (cached)")
+    claim = dict(config_hash=config_hash, table=job.table, variant=job.row.name, seed=job.seed, profile=profile,
+                 config=job.cfg.to_dict(), dataset_key=data_key, env=runtime_env(device) | {"world_size": world},
+                 git_sha=sha)
+    run_id = store.claim_run(**claim, force=force)
+    if run_id is None:
+        dead = dead_local_claims(store, config_hash)
+        for run in dead:
+            store.fail_run(run["run_id"], f"interrupted: its process (pid {run['env']['pid']} on this host) died; "
+                           f"taken over by pid {os.getpid()}")
+            log.info("taking over run %s of %s (its process died)", run["run_id"], config_hash)
+        if dead:
+            run_id = store.claim_run(**claim)
+    if run_id is None:
+        return _Decision("busy", message="another worker is running it")
+    if force:
+        for f in ("last.pt", "best.pt"):
+            (run_dir(config_hash) / f).unlink(missing_ok=True)
+    return _Decision("run", run_id)
 
 
 def run_table(name: str, profile: str = "cpu", *, seeds=None, store_url: str | None = None,
               data_root: str | None = None, force: bool = False, shard: str | None = None,
               variants: list[str] | None = None, overrides: dict | None = None, device: str = "cpu",
-              progress: bool = True) -> list[JobOutcome]:
-    from hmr_bench.store import ResultsStore
-    from hmr_bench.store.store import runtime_env
+              progress: bool = True, dist: Dist = SINGLE) -> list[JobOutcome]:
+    """Runs every job of table `name` (rows × seeds, or `variants` only, or shard "i/n" of them) not finished
+    yet; returns one outcome per job. A run whose loss goes NaN/Inf is marked failed and the others go on; any
+    other error marks the current run failed and is raised. Under torchrun (`dist` active) every rank calls
+    this; rank 0 alone opens the store, and only its outcomes carry run results."""
+    from hmr_bench.store import ResultsStore, RunConflictError
     from hmr_bench.train.data import build_data
     from hmr_bench.train.trainer import train_run
 
     table = load_table(name)
     jobs = table_jobs(table, profile, seeds, overrides, variants, parse_shard(shard))
-    store = ResultsStore(store_url)
-    sha = git_sha()
+    main = dist.is_main
+    store = on_main(dist, lambda: ResultsStore(store_url))  # fail now, not after an hour of training
+    sha = git_sha() if main else None
     data_cache: dict[str, object] = {}
     outcomes = []
-    for job in tqdm(jobs, desc=f"{name} ({profile})", unit="run", disable=not progress):
+    for job in tqdm(jobs, desc=f"{name} ({profile})", unit="run", disable=not (progress and main)):
         data_id = repr((job.cfg.data, job.cfg.body_model))
         if data_id not in data_cache:
-            data_cache[data_id] = build_data(job.cfg, data_root)
+            data_cache[data_id] = main_first(dist, partial(build_data, job.cfg, data_root))
         data = data_cache[data_id]
-        config_hash = job.cfg.hash(data.key)
-        if not force and store.find_finished(config_hash):
-            outcomes.append(JobOutcome(job, "skipped", config_hash, "finished before (cached)"))
+        # a DDP run (per-rank BatchNorm, averaged gradients) is a different experiment from a 1-process run
+        config_hash = job.cfg.hash(data.key if dist.world == 1 else f"{data.key}|world={dist.world}")
+        decision = on_main(dist, partial(_decide, store, job, config_hash, data.key, profile, device, sha, force,
+                                         dist.world), share=True)
+        if decision.status != "run":
+            outcomes.append(JobOutcome(job, decision.status, config_hash, decision.message))
             continue
-        claim = dict(config_hash=config_hash, table=name, variant=job.row.name, seed=job.seed, profile=profile,
-                     config=job.cfg.to_dict(), dataset_key=data.key, env=runtime_env(device), git_sha=sha)
-        run_id = store.claim_run(**claim, force=force)
-        if run_id is None and _dead_local_claim(store, config_hash):
-            run_id = store.claim_run(**claim, force=True)
-        if run_id is None:
-            outcomes.append(JobOutcome(job, "busy", config_hash, "another worker is running it"))
-            continue
-        if force:
-            from hmr_bench.train.trainer import run_dir
-
-            for f in ("last.pt", "best.pt"):
-                (run_dir(config_hash) / f).unlink(missing_ok=True)
+        run_id = decision.run_id
         try:
             result = train_run(job.cfg, data, config_hash, store=store, run_id=run_id, device=device,
-                               progress=progress)
+                               progress=progress, dist=dist, label=f"{job.row.name} seed {job.seed}")
         except NonFiniteLossError as e:
-            store.fail_run(run_id, f"non-finite loss: {e}")
-            log.warning("%s/%s seed %d failed: %s", name, job.row.name, job.seed, e)
+            on_main(dist, partial(store.fail_run, run_id, f"non-finite loss: {e}") if main else None)
+            if main:
+                log.warning("%s/%s seed %d failed: %s", name, job.row.name, job.seed, e)
             outcomes.append(JobOutcome(job, "failed", config_hash, str(e)))
             continue
+        except RunConflictError as e:  # another worker took the run over: its row is no longer ours to write
+            if main:
+                log.warning("%s/%s seed %d: %s", name, job.row.name, job.seed, e)
+            outcomes.append(JobOutcome(job, "busy", config_hash, str(e)))
+            continue
         except BaseException as e:
-            store.fail_run(run_id, f"{type(e).__name__}: {e}")
+            if main:
+                try:
+                    store.fail_run(run_id, f"{type(e).__name__}: {e}")
+                except Exception as store_error:  # noqa: BLE001 (the training error is the one to report)
+                    log.error("could not mark run %s failed: %s", run_id, store_error)
             raise
-        store.finish_run(run_id, result.wall_time)
+        on_main(dist, partial(store.finish_run, run_id, result.wall_time) if main else None)
         outcomes.append(JobOutcome(job, "finished", config_hash))
     return outcomes

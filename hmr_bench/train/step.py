@@ -29,11 +29,26 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 
 def run_model(model, batch: dict, cfg: RunConfig):
-    """ModelOutput of a batch (crops mode, or the union image in shared-backbone mode)."""
+    """ModelOutput of a batch (crops mode, or the union image in shared-backbone mode). `model` may be the
+    DistributedDataParallel wrapper of a `BatchForward` (then its forward does this)."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return model(batch)
     if cfg.model.shared_backbone:
         return model.forward_shared(normalize_crops(batch["union"]), batch["roi_boxes_union"].float(),
                                     batch["bbox_info"].float())
     return model(normalize_crops(batch["crops"]), batch["bbox_info"].float())
+
+
+class BatchForward(torch.nn.Module):
+    """model(batch) → ModelOutput as `run_model` computes it: the module DistributedDataParallel wraps (DDP
+    synchronises gradients only through its own forward, so the shared-backbone path must go through it too)."""
+
+    def __init__(self, model: torch.nn.Module, cfg: RunConfig):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+
+    def forward(self, batch: dict):
+        return run_model(self.model, batch, self.cfg)
 
 
 def _pelvis(body, vertices: torch.Tensor) -> torch.Tensor:
@@ -42,7 +57,8 @@ def _pelvis(body, vertices: torch.Tensor) -> torch.Tensor:
 
 
 def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total loss and the weighted terms of one batch (spec §4). Weight-0 terms are not computed."""
+    """Total loss (0-d) and the weighted terms {name: 0-d} of one batch (spec §4). Weight-0 terms are not
+    computed. A NaN/Inf term (raw or weighted) or total raises `NonFiniteLossError` naming it."""
     out = run_model(model, batch, cfg)
     B, M = out.cam.shape[:2]
     w, lc = cfg.loss.weights, cfg.loss
@@ -76,7 +92,11 @@ def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict
     if w.cont and M > 1 and out.embedding is not None:
         terms["cont"] = contrastive_loss(out.embedding, variant=lc.cont, temperature=lc.temperature)
     check_finite(terms)
-    return total_loss(terms, w)
+    total, weighted = total_loss(terms, w)
+    if not torch.isfinite(total):  # finite terms, non-finite weights or an overflowing weighted sum
+        check_finite(weighted)
+        check_finite({"total": total})
+    return total, weighted
 
 
 @torch.no_grad()

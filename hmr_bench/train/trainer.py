@@ -2,8 +2,12 @@
 
 Checkpoints live in ``<cache>/runs/<config_hash>/`` (``last.pt`` every epoch, ``best.pt`` for the best
 validation MPJPE). A killed run resumes from ``last.pt`` — same data order (sample keys depend on (seed, epoch,
-index)), same RNG states — and ends with the same metrics as an uninterrupted one on CPU. A NaN/Inf loss stops
-the run with a diagnostic (`NonFiniteLossError`); the caller marks it failed and goes on.
+index)), same optimizer and RNG states — and ends with the same metrics as an uninterrupted one on CPU; the
+validation history of the epochs before the kill is logged again under the new run. A NaN/Inf loss stops the run
+with a diagnostic naming the term, epoch and step (`NonFiniteLossError`); the caller marks it failed and goes on.
+
+Under torchrun (`ddp.Dist` active) every rank trains on its share of each batch; rank 0 alone evaluates, writes
+checkpoints and the store (see `hmr_bench.train.ddp`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import logging
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +26,10 @@ from tqdm import tqdm
 
 from hmr_bench.config import RunConfig
 from hmr_bench.data.loader import make_loader
-from hmr_bench.errors import NonFiniteLossError
+from hmr_bench.errors import InputError, NonFiniteLossError
 from hmr_bench.eval.protocols import get_protocol
 from hmr_bench.paths import cache_root
-from hmr_bench.train import step
+from hmr_bench.train import ddp, step
 from hmr_bench.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hmr_bench.train.data import RunData
 
@@ -36,8 +41,9 @@ SELECT_METRIC = "mpjpe"  # checkpoint selection on the validation split
 class RunResult:
     test: dict[str, dict[str, float]]  # protocol → metric → mean (mm)
     best_epoch: int
-    val_history: list[dict[str, float]]
-    wall_time: float
+    val_history: list[dict[str, float]]  # one {"epoch": e, metric: mean, ...} per epoch
+    wall_time: float  # seconds, over every process that worked on the run (a resumed run adds its earlier part)
+    resumed_from: int = 0  # first epoch this process trained (0: not resumed)
 
 
 def build_model(cfg: RunConfig, body):
@@ -96,78 +102,182 @@ def summary(per_sample: dict) -> dict[str, float]:
 
 
 def train_run(cfg: RunConfig, data: RunData, config_hash: str, *, store=None, run_id: str | None = None,
-              device: str | torch.device = "cpu", progress: bool = True, heartbeat_s: float = 30.0) -> RunResult:
-    """Trains `cfg` on `data`; logs per-epoch validation and final test metrics to `store` under `run_id`."""
+              device: str | torch.device = "cpu", progress: bool = True, heartbeat_s: float = 30.0,
+              dist: ddp.Dist = ddp.SINGLE, label: str = "run") -> RunResult | None:
+    """Trains `cfg` on `data`; logs per-epoch validation and final test metrics to `store` under `run_id`.
+
+    Returns the RunResult on rank 0 (None on the other ranks). Raises `NonFiniteLossError` (every rank) when a
+    loss is NaN/Inf, `RunConflictError` when the store says another worker took the run over, `InputError` for
+    an unreadable checkpoint or one that cannot be written. torch's thread count is restored on return.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.train.threads or max(1, len(os.sched_getaffinity(0)) // dist.local_world))
+    try:
+        return _train(cfg, data, config_hash, store, run_id, torch.device(device), progress, heartbeat_s, dist, label)
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Beat:
+    """Heartbeats to the store at most every `every_s` seconds; `lost` once the store says the run is no longer
+    ours (taken over as stale)."""
+
+    def __init__(self, store, run_id: str | None, every_s: float):
+        self.store, self.run_id, self.every_s = store, run_id, every_s
+        self.last, self.lost = time.time(), False
+
+    def __call__(self, force: bool = False) -> None:
+        if self.store is None or self.run_id is None or not (force or time.time() - self.last > self.every_s):
+            return
+        if not self.store.heartbeat(self.run_id):
+            self.lost = True
+        self.last = time.time()
+
+
+def read_resume_checkpoint(path: Path) -> dict | None:
+    """The `last.pt` to resume from, or None; an unreadable one raises InputError saying how to go on."""
+    if not path.exists():
+        return None
+    try:
+        return load_checkpoint(path)
+    except InputError as e:
+        raise InputError(e.source, e.field, found=e.found, expected=e.expected,
+                         hint="Delete it to start this run over, or re-run with --force; finished runs in the "
+                         "store are not affected") from e
+
+
+def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s, d: ddp.Dist, label):
     from hmr_bench.body import load_body_model
+    from hmr_bench.store import RunConflictError
 
     t0 = time.time()
-    device = torch.device(device)
-    threads = cfg.train.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
+    main = d.is_main
     seed_everything(cfg.train.seed)
     body = load_body_model(cfg.body_model).to(device)
     model = build_model(cfg, body).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     folder = run_dir(config_hash)
     last, best = folder / "last.pt", folder / "best.pt"
-    start_epoch, history, best_val, best_epoch = 0, [], float("inf"), -1
-    if last.exists():
-        ck = load_checkpoint(last)
+    log_to = store if main and run_id is not None else None
+    beat = _Beat(log_to, run_id, heartbeat_s)
+
+    state, start_epoch = _State(started=t0), 0
+    ck = ddp.on_main(d, lambda: read_resume_checkpoint(last), share=True)
+    if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        set_rng_state(ck["rng"])
-        start_epoch, history = ck["epoch"] + 1, ck["history"]
-        best_val, best_epoch = ck["best_val"], ck["best_epoch"]
-        log.info("resuming %s at epoch %d", config_hash, start_epoch)
+        ranks = ck.get("rng_ranks")
+        set_rng_state(ranks[d.rank] if ranks is not None and len(ranks) == d.world else ck["rng"])
+        start_epoch = ck["epoch"] + 1
+        state = _State(ck["history"], ck["best_val"], ck["best_epoch"], ck.get("wall_time", 0.0), t0)
+        if log_to is not None:
+            for h in state.history:
+                log_to.log_metrics(run_id, "val", data.val_protocol,
+                                   {k: v for k, v in h.items() if k != "epoch"}, epoch=h["epoch"])
+        log.info("resuming %s at epoch %d", config_hash, start_epoch + 1)
+        del ck
 
-    loader = make_loader(data.train, cfg.train.batch_size, shuffle=True, seed=cfg.train.seed,
-                         workers=cfg.data.workers, drop_last=True, device=device)
-    loader.sampler.set_epoch(start_epoch)
-    last_beat = time.time()
-    for epoch in tqdm(range(start_epoch, cfg.train.epochs), desc="epochs", initial=start_epoch,
-                      total=cfg.train.epochs, leave=False, disable=not progress):
-        model.train()
+    fwd = ddp.wrap_model(step.BatchForward(model, cfg), d) if d.active else model
+    loader = ddp.shard_loader(make_loader(data.train, cfg.train.batch_size, shuffle=True, seed=cfg.train.seed,
+                                          workers=cfg.data.workers, drop_last=True, device=device), d)
+    show = progress and main
+    for epoch in tqdm(range(start_epoch, cfg.train.epochs), desc=label, unit="epoch", initial=start_epoch,
+                      total=cfg.train.epochs, leave=False, disable=not show):
+        fwd.train()
         loader.sampler.set_epoch(epoch)
         steps = len(loader)
         if cfg.train.max_steps_per_epoch is not None:
             steps = min(steps, cfg.train.max_steps_per_epoch)
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not show)
         for i, batch in enumerate(loader):
             if i >= steps:
                 break
-            batch = step.to_device(batch, device)
-            try:
-                loss, terms = step.losses(model, body, batch, cfg)
-            except NonFiniteLossError as e:
-                e.args = (f"epoch {epoch + 1}, step {i + 1}: {e}",)
-                raise
+            loss = _loss(fwd, body, step.to_device(batch, device), cfg, d, f"epoch {epoch + 1}, step {i + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if store is not None and run_id is not None and time.time() - last_beat > heartbeat_s:
-                store.heartbeat(run_id)
-                last_beat = time.time()
+            if show:
+                bar.update()
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            if main:
+                beat()
         bar.close()
-        val = summary(evaluate(model, body, data.val, cfg, data.val_protocol, "val", device))
-        history.append({"epoch": epoch, **val})
-        if store is not None and run_id is not None:
-            store.log_metrics(run_id, "val", data.val_protocol, val, epoch=epoch)
-        if val[SELECT_METRIC] < best_val:
-            best_val, best_epoch = val[SELECT_METRIC], epoch
-            save_checkpoint(best, {"model": model.state_dict(), "epoch": epoch})
-        save_checkpoint(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rng_state(),
-                               "epoch": epoch, "history": history, "best_val": best_val, "best_epoch": best_epoch})
 
-    model.load_state_dict(load_checkpoint(best)["model"])
-    test = {}
-    for name, dataset in data.test.items():
-        per_sample = evaluate(model, body, dataset, cfg, name, "test", device)
-        test[name] = summary(per_sample)
-        if store is not None and run_id is not None:
-            store.log_metrics(run_id, "test", name, test[name])
-            joints = {k.replace("_per_joint", ""): per_sample[k] for k in ("mpjpe_per_joint", "pa_mpjpe_per_joint")}
-            store.log_samples(run_id, "test", name, per_sample["index"], per_sample["action"],
-                              {k: per_sample[k] for k in test[name]}, per_joint=joints)
-    return RunResult(test, best_epoch, history, time.time() - t0)
+        ddp.on_main(d, partial(_validate, state, model, body, data, cfg, device, epoch, best, log_to, run_id))
+        rngs = ddp.all_gather(rng_state(), d)  # after validation: the state the next epoch starts from
+        if ddp.on_main(d, partial(_save_last, state, model, opt, rngs, epoch, last, d, beat), share=True):
+            raise RunConflictError(f"run {run_id} ({config_hash}) was taken over by another worker (no heartbeat "
+                                   "reached the store in time); this worker stops it")
+
+    if not ddp.on_main(d, lambda: state.best_epoch >= 0, share=True):
+        raise NonFiniteLossError({f"val {SELECT_METRIC}": float("nan")},
+                                 detail="no epoch had a finite validation value; there is no checkpoint to test")
+
+    def test() -> RunResult:
+        model.load_state_dict(load_checkpoint(best)["model"])
+        results = {}
+        for name, dataset in data.test.items():
+            per_sample = evaluate(model, body, dataset, cfg, name, "test", device)
+            results[name] = summary(per_sample)
+            if log_to is not None:
+                log_to.log_metrics(run_id, "test", name, results[name])
+                joints = {k.replace("_per_joint", ""): per_sample[k] for k in ("mpjpe_per_joint", "pa_mpjpe_per_joint")}
+                log_to.log_samples(run_id, "test", name, per_sample["index"], per_sample["action"],
+                                   {k: per_sample[k] for k in results[name]}, per_joint=joints)
+        return RunResult(results, state.best_epoch, state.history, state.wall_time(), start_epoch)
+
+    return ddp.on_main(d, test)
+
+
+@dataclass
+class _State:
+    """What rank 0 knows about the run so far (saved in last.pt)."""
+
+    history: list = field(default_factory=list)  # [{"epoch": e, metric: mean}]
+    best_val: float = float("inf")
+    best_epoch: int = -1
+    wall_before: float = 0.0  # seconds spent by earlier processes of this run (killed, then resumed)
+    started: float = field(default_factory=time.time)  # when this process began the run
+
+    def wall_time(self) -> float:
+        return self.wall_before + time.time() - self.started
+
+
+def _validate(state: _State, model, body, data: RunData, cfg: RunConfig, device, epoch: int, best: Path, log_to,
+              run_id) -> None:
+    """Rank 0 after each epoch: validation metrics → history and store; best.pt when the epoch is the best."""
+    val = summary(evaluate(model, body, data.val, cfg, data.val_protocol, "val", device))
+    state.history.append({"epoch": epoch, **val})
+    if log_to is not None:
+        log_to.log_metrics(run_id, "val", data.val_protocol, val, epoch=epoch)
+    if val[SELECT_METRIC] < state.best_val:  # NaN never wins
+        state.best_val, state.best_epoch = val[SELECT_METRIC], epoch
+        save_checkpoint(best, {"model": model.state_dict(), "epoch": epoch})
+
+
+def _save_last(state: _State, model, opt, rngs: list, epoch: int, last: Path, d: ddp.Dist, beat: _Beat) -> bool:
+    """Rank 0 after validation: last.pt (model, optimizer, RNG of every rank, history); True if the run was lost."""
+    payload = {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rngs[0], "epoch": epoch,
+               "history": state.history, "best_val": state.best_val, "best_epoch": state.best_epoch,
+               "wall_time": state.wall_time()}
+    if d.active:
+        payload["rng_ranks"] = rngs
+    save_checkpoint(last, payload)
+    beat(force=True)
+    return beat.lost
+
+
+def _loss(fwd, body, batch: dict, cfg: RunConfig, d: ddp.Dist, where: str) -> torch.Tensor:
+    """The step's total loss; a NaN/Inf on any rank raises NonFiniteLossError on every rank, naming the term(s),
+    `where` (epoch and step) and, under DDP, the rank(s)."""
+    try:
+        loss, error = step.losses(fwd, body, batch, cfg)[0], None
+    except NonFiniteLossError as e:
+        loss, error = None, e
+    if ddp.any_rank(error is not None, d):
+        msgs = ddp.all_gather(None if error is None else str(error), d)
+        text = "; ".join((f"rank {r}: " if d.active else "") + m for r, m in enumerate(msgs) if m)
+        error = error or NonFiniteLossError({})
+        error.args = (f"{where}: {text}",)
+        raise error
+    return loss

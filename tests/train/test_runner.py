@@ -1,0 +1,232 @@
+"""The ablation runner in one process: checkpoint selection on validation, caching by config hash, --force,
+determinism, NaN runs failing alone, shards, takeover of dead claims, and bad input through `hmr-bench run`."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import time
+
+import pytest
+import torch
+
+from hmr_bench.cli import main as cli_main
+from hmr_bench.errors import InputError, NonFiniteLossError
+from hmr_bench.store import ResultsStore
+from hmr_bench.tables import load_table
+from hmr_bench.train import trainer
+from hmr_bench.train.checkpoint import load_checkpoint
+from hmr_bench.train.data import build_data
+from hmr_bench.train.runner import dead_local_claims, parse_shard, run_table, table_jobs
+from tests.train import cache_fixture, nan_table, set_args, synth_root_fixture, tiny, tiny_config  # noqa: F401
+
+TEST_METRICS = ("mpjpe", "pa_mpjpe", "pve", "pa_pve")
+
+
+def final_test_metrics(store: ResultsStore, run_id: str | None = None) -> dict[str, float]:
+    rows = store.metrics(run_ids=None if run_id is None else [run_id], split="test", status=None)
+    return {r["name"]: r["value"] for r in rows}
+
+
+# ------------------------------------------------------------------ checkpoint chosen on validation
+
+def test_best_validation_epoch_is_the_one_tested(cache, monkeypatch):
+    """Epoch 2's validation MPJPE is made worse: best.pt must hold epoch 1's weights, test runs once at the end
+    on them, and its metrics equal those of a 1-epoch run of the same config (training is deterministic)."""
+    cfg2, cfg1 = tiny_config(train__epochs=2), tiny_config(train__epochs=1)
+    data = build_data(cfg2)
+    calls = []
+    real_evaluate = trainer.evaluate
+
+    def evaluate(model, body, dataset, cfg, protocol_name, split, device):
+        out = real_evaluate(model, body, dataset, cfg, protocol_name, split, device)
+        calls.append(split)
+        if split == "val" and calls.count("val") == 2 and cfg.train.epochs == 2:
+            out["mpjpe"] = out["mpjpe"] + 1000.0  # epoch 2 looks much worse on validation
+        return out
+
+    monkeypatch.setattr(trainer, "evaluate", evaluate)
+    store = ResultsStore(cache / "r.sqlite")
+    rid = store.start_run("h2", "t", "v", 0, "smoke", {}, data.key)
+    two = trainer.train_run(cfg2, data, "h2", store=store, run_id=rid, progress=False)
+    assert calls == ["val", "val", "test"]  # the test split is evaluated once, after training
+    assert two.best_epoch == 0
+    assert two.val_history[1]["mpjpe"] > two.val_history[0]["mpjpe"] + 900
+    calls.clear()
+    one = trainer.train_run(cfg1, data, "h1", progress=False)
+    assert calls == ["val", "test"] and one.best_epoch == 0
+
+    assert two.val_history[0] == one.val_history[0]  # same first epoch, bit for bit
+    assert two.test == one.test  # the 2-epoch run was tested with its epoch-1 checkpoint
+    best = load_checkpoint(trainer.run_dir("h2") / "best.pt")
+    last2, last1 = (load_checkpoint(trainer.run_dir(h) / "last.pt") for h in ("h2", "h1"))
+    assert best["epoch"] == 0 and last2["epoch"] == 1
+    for k, v in best["model"].items():
+        assert torch.equal(v, last1["model"][k]), k
+    assert any(not torch.equal(v, last2["model"][k]) for k, v in best["model"].items())
+    # the store got one validation point per epoch and the final test metrics once
+    curve = store.curve(rid, "mpjpe", "val")
+    assert curve["epoch"].tolist() == [0, 1]
+    assert curve["value"][1] == pytest.approx(two.val_history[1]["mpjpe"])
+    assert final_test_metrics(store, rid) == pytest.approx(two.test["synth-test"])
+    assert len(store.samples(rid, "test", "mpjpe")["index"]) == 16
+
+
+# ------------------------------------------------------------------ cache, --force, determinism
+
+def test_rerun_skips_finished_force_reruns_and_results_are_deterministic(cache):
+    url = f"sqlite:///{cache / 'r.sqlite'}"
+    kw = dict(variants=["full"], store_url=url, overrides=tiny(), progress=False)
+    first = run_table("table2", "smoke", **kw)
+    assert [o.status for o in first] == ["finished"]
+    h = first[0].config_hash
+    assert (cache / "runs" / h / "last.pt").exists() and (cache / "runs" / h / "best.pt").exists()
+    store = ResultsStore(url)
+    m1 = final_test_metrics(store)
+    assert set(m1) == set(TEST_METRICS) and all(math.isfinite(v) for v in m1.values())
+
+    t0 = time.time()
+    again = run_table("table2", "smoke", **kw)
+    assert [(o.status, o.config_hash) for o in again] == [("skipped", h)]
+    assert time.time() - t0 < 10  # nothing trained
+    assert len(store.runs()) == 1
+
+    forced = run_table("table2", "smoke", force=True, **kw)
+    assert [o.status for o in forced] == ["finished"]
+    runs = store.runs()
+    assert [r["status"] for r in runs] == ["superseded", "finished"]
+    assert store.find_finished(h)["run_id"] == runs[1]["run_id"]
+    m2 = final_test_metrics(store, runs[1]["run_id"])
+    assert m2 == m1  # same config and seed on CPU: identical numbers (a fresh run: --force deleted last.pt)
+    s1 = store.samples(runs[0]["run_id"], "test", "pa_mpjpe")["value"]
+    s2 = store.samples(runs[1]["run_id"], "test", "pa_mpjpe")["value"]
+    assert s1.tolist() == s2.tolist()
+    assert runs[1]["env"]["world_size"] == 1 and runs[1]["env"]["pid"] == os.getpid()
+
+
+def test_another_seed_gives_other_numbers(cache):
+    """Guards the determinism test: the seed does reach the run (else equal numbers would prove nothing)."""
+    cfg0, cfg1 = tiny_config(train__epochs=1), tiny_config(train__epochs=1, train__seed=1)
+    data = build_data(cfg0)
+    r0 = trainer.train_run(cfg0, data, "s0", progress=False)
+    r1 = trainer.train_run(cfg1, data, "s1", progress=False)
+    assert r0.test["synth-test"]["mpjpe"] != r1.test["synth-test"]["mpjpe"]
+
+
+# ------------------------------------------------------------------ NaN / Inf
+
+def test_non_finite_loss_fails_that_run_and_the_next_row_runs(cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HMR_BENCH_ABLATIONS", str(nan_table(tmp_path / "ablations")))
+    url = f"sqlite:///{cache / 'r.sqlite'}"
+    rc = cli_main(["run", "nantest", "--profile", "smoke", "--store", url, "--device", "cpu", "--quiet",
+                   *set_args(tiny(train__epochs=1))])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "runs: 1 failed, 1 finished" in out
+    runs = {r["variant"]: r for r in ResultsStore(url).runs()}
+    assert runs["ok"]["status"] == "finished"
+    bad = runs["diverge"]
+    assert bad["status"] == "failed"
+    msg = bad["message"]
+    # lr 1e30: step 1 is finite, its update blows the weights up, step 2's loss is not
+    assert re.match(r"non-finite loss: epoch 1, step 2: non-finite loss term\(s\): "
+                    r"(keypoint|keypoint3d|vertex|pose|beta|cam|cont) = .*(nan|inf|NaN|Inf)", msg), msg
+    assert "failed: diverge seed 0: epoch 1, step 2: non-finite loss term(s)" in out
+    assert set(final_test_metrics(ResultsStore(url), runs["ok"]["run_id"])) == set(TEST_METRICS)
+
+
+def test_infinite_loss_weight_names_the_weighted_terms(cache):
+    cfg = tiny_config(train__epochs=1, loss__weights__scale=float("inf"))
+    with pytest.raises(NonFiniteLossError, match=r"^epoch 1, step 1: non-finite loss term\(s\): keypoint = inf") as e:
+        trainer.train_run(cfg, build_data(cfg), "inf", progress=False)
+    assert "keypoint" in e.value.names
+
+
+# ------------------------------------------------------------------ shards
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_shards_cover_every_job_exactly_once(n):
+    table = load_table("table2")
+    every = [(j.row.name, j.seed) for j in table_jobs(table, "cpu")]
+    assert len(every) == 5 * 3 == len(set(every))
+    parts = [[(j.row.name, j.seed) for j in table_jobs(table, "cpu", shard=parse_shard(f"{i}/{n}"))]
+             for i in range(n)]
+    seen = [job for part in parts for job in part]
+    assert sorted(seen) == sorted(every)  # union is everything, no job twice
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.parametrize("text", ["2/2", "-1/2", "1/0", "a/b", "1"])
+def test_bad_shard(text):
+    with pytest.raises(InputError, match=r"--shard.*i/n with 0 <= i < n"):
+        parse_shard(text)
+
+
+# ------------------------------------------------------------------ a claim left by a dead process
+
+def test_dead_local_claim_is_found_and_taken_over(cache):
+    store = ResultsStore(cache / "r.sqlite")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    from hmr_bench.store.store import runtime_env
+
+    env = runtime_env("cpu")
+    dead = store.start_run("hd", "t", "v", 0, "smoke", {}, None, env | {"pid": gone.pid})
+    store.start_run("ha", "t", "v", 0, "smoke", {}, None, env | {"pid": os.getpid()})  # alive
+    store.start_run("ho", "t", "v", 0, "smoke", {}, None, env | {"pid": gone.pid, "hostname": "elsewhere"})
+    assert [r["run_id"] for r in dead_local_claims(store, "hd")] == [dead]
+    assert dead_local_claims(store, "ha") == []  # this process is alive
+    assert dead_local_claims(store, "ho") == []  # another host: left to the stale-heartbeat rule
+
+
+# ------------------------------------------------------------------ bad input, as the user sees it
+
+def run_cli(capsys, *args) -> tuple[int, str]:
+    rc = cli_main(["run", *args])
+    captured = capsys.readouterr()
+    return rc, captured.err
+
+
+def test_unknown_variant_lists_rows_and_suggests(cache, capsys):
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--variants", "full,nope", "--quiet")
+    assert rc == 2 and err.count("\n") == 1
+    assert "found 'nope'; expected one of none, no-raf, no-cam, no-cont, full. did you mean 'none'?" in err
+
+
+def test_unknown_profile(cache, capsys):
+    rc, err = run_cli(capsys, "table2", "--profile", "smoek", "--quiet")
+    assert rc == 2 and "found 'smoek'; expected one of smoke, cpu, paper. did you mean 'smoke'?" in err
+
+
+def test_unknown_config_key_suggests_the_nearest(cache, capsys):
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--set", "model.fusoin=none", "--quiet")
+    assert rc == 2 and "--set: field 'model.fusoin': found an unknown key" in err
+    assert "did you mean 'model.fusion'?" in err
+
+
+def test_store_that_cannot_be_opened(cache, tmp_path, capsys):
+    (tmp_path / "afile").write_text("not a folder")
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--store", str(tmp_path / "afile" / "r.sqlite"),
+                      "--quiet")
+    assert rc == 2 and f"results store URL sqlite:///{tmp_path}/afile/r.sqlite" in err
+    assert "is a file, not a folder" in err
+
+
+def test_password_in_store_url_never_shown(cache, capsys, caplog):
+    t0 = time.time()
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--quiet",
+                      "--store", "postgresql://u:secret@nonexistent.invalid/db")
+    assert rc == 2 and time.time() - t0 < 30  # fails before any data or training
+    assert "postgresql://u:***@nonexistent.invalid/db" in err
+    assert "secret" not in err and "secret" not in caplog.text
+    assert not (cache / "runs").exists()
+
+
+def test_data_root_without_the_files(cache, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--variants", "full", "--quiet", "--set",
+                      "data.source=real", "--data-root", str(empty))
+    assert rc == 2 and f"--data-root {empty}: found missing coco: annotations coco_2014_smpl_train.npz" in err
