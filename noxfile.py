@@ -101,6 +101,13 @@ def discrepancies(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """pytest-benchmark suite (speed; not timed tests): results as JSON under .benchmarks/."""
+    install(session, "-e", ".[test]")
+    session.run("pytest", "benchmarks", "--benchmark-only", "--benchmark-autosave", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     install(session, "ruff")
-    session.run("ruff", "check", "hmr_bench", "tests", "ablations", "baselines", "noxfile.py")
+    session.run("ruff", "check", "hmr_bench", "tests", "benchmarks", "ablations", "baselines", "noxfile.py")

@@ -164,7 +164,13 @@ def apply_color_noise(pixels: np.ndarray, pn) -> np.ndarray:
     pn = np.asarray(pn, dtype=np.float32)
     if pn.shape != (3,):
         raise InputError("apply_color_noise", "pn", found=f"shape {pn.shape}", expected="(3,) channel factors")
-    return np.rint(np.clip(pixels.astype(np.float32) * pn, 0, 255)).astype(np.uint8)
+    px = np.asarray(pixels)
+    if px.dtype != np.uint8 or px.ndim < 2 or px.shape[-1] != 3 or px.size == 0:
+        return np.rint(np.clip(px.astype(np.float32) * pn, 0, 255)).astype(np.uint8)
+    # the same float32 products, once per byte value: a lookup table per channel
+    lut = np.rint(np.clip(np.arange(256, dtype=np.float32)[:, None] * pn, 0, 255)).astype(np.uint8)
+    flat = np.ascontiguousarray(px).reshape(-1, 1, 3)
+    return cv2.LUT(flat, lut[:, None, :]).reshape(px.shape)
 
 
 def normalize_crops(crops: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -132,22 +132,26 @@ def augment_annotation(ann: Annotation, p: aug.AugmentParams) -> Annotation:
     return replace(ann, center=center, b=ann.b * p.sc, keypoints=kp, pose=pose, joints3d=j3d, extras=extras)
 
 
-def roi_geometry(center, b: float, rot: float, cfg: SampleConfig, rng: np.random.Generator | None = None) -> dict:
+def roi_geometry(center, b: float, rot: float, cfg: SampleConfig, rng: np.random.Generator | None = None, *,
+                 frame: bool = True) -> dict:
     """RoI centres (M, 2), heights (M,), crop_trans / full_trans (M, 2, 3) and, for the union crop, each RoI's
-    centre in the frame rotated about RoI 0 (`frame_centers` (M, 2)) and that rotation `rot_about_0` (2, 3)."""
+    centre in the frame rotated about RoI 0 (`frame_centers` (M, 2)) and that rotation `rot_about_0` (2, 3);
+    frame=False leaves those two out where the rotation variant does not need them (faster)."""
     centers, bs = roi_set(np.asarray(center, np.float64), np.float64(b), cfg.num_rois, cfg.roi_variant, rng=rng)
     crop_trans = crop_transform(centers, bs, cfg.crop_size, 0.0)
-    # T0: the full image rotated about RoI 0's centre, so that crop_transform(c0, b0, rot) = crop_trans_0 ∘ T0
-    rot_about_0 = compose_affine(crop_to_full_transform(centers[0], bs[0], cfg.crop_size, 0.0),
-                                 crop_transform(centers[0], bs[0], cfg.crop_size, rot))
-    if cfg.rotation == "official":  # each RoI rotated about its own centre
-        full_trans = crop_transform(centers, bs, cfg.crop_size, rot)
-        frame_centers = apply_affine(rot_about_0, centers)
+    geo = {"center": centers, "b": bs, "crop_trans": crop_trans}
+    if frame or cfg.rotation == "exact":
+        # T0: the full image rotated about RoI 0's centre, so that crop_transform(c0, b0, rot) = crop_trans_0 ∘ T0
+        geo["rot_about_0"] = compose_affine(crop_to_full_transform(centers[0], bs[0], cfg.crop_size, 0.0),
+                                            crop_transform(centers[0], bs[0], cfg.crop_size, rot))
+    if cfg.rotation == "official":  # each RoI rotated about its own centre (rot = 0: the same as crop_trans)
+        geo["full_trans"] = crop_transform(centers, bs, cfg.crop_size, rot) if rot != 0 else crop_trans
+        if frame:
+            geo["frame_centers"] = apply_affine(geo["rot_about_0"], centers)
     else:  # "exact": every RoI cut from the one image rotated about RoI 0's centre
-        full_trans = compose_affine(crop_trans, rot_about_0)
-        frame_centers = centers
-    return {"center": centers, "b": bs, "crop_trans": crop_trans, "full_trans": full_trans,
-            "frame_centers": frame_centers, "rot_about_0": rot_about_0}
+        geo["full_trans"] = compose_affine(crop_trans, geo["rot_about_0"])
+        geo["frame_centers"] = centers
+    return geo
 
 
 def union_geometry(geo: dict, cfg: SampleConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -164,6 +168,9 @@ def union_geometry(geo: dict, cfg: SampleConfig) -> tuple[np.ndarray, np.ndarray
     return compose_affine(crop_transform(cu, hb, (wu, hu), 0.0), geo["rot_about_0"]), boxes
 
 
+_IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
 def _f32(x) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -178,10 +185,12 @@ def build_sample(image: np.ndarray, image_to_full: np.ndarray, ann: Annotation, 
     "random" RoI variant.
     """
     a = augment_annotation(ann, params)
-    geo = roi_geometry(a.center, a.b, params.rot, cfg, rng)
+    geo = roi_geometry(a.center, a.b, params.rot, cfg, rng, frame=cfg.union_crop is not None)
     to_full = image_to_full if not params.flip else compose_affine(flip_affine(a.img_w), image_to_full)
     pn = None if params.pn == (1.0, 1.0, 1.0) else params.pn
-    crops = warp_crops(image, compose_affine(geo["full_trans"], to_full), cfg.crop_size, pn)
+    image_trans = geo["full_trans"] if np.array_equal(to_full, _IDENTITY) else compose_affine(geo["full_trans"],
+                                                                                              to_full)
+    crops = warp_crops(image, image_trans, cfg.crop_size, pn)
     kp_crop = np.concatenate([apply_affine(geo["full_trans"], a.keypoints[None, :, :2]),
                               np.broadcast_to(a.keypoints[None, :, 2:], (cfg.num_rois, 49, 1))], -1)
     info = bbox_info(torch.from_numpy(geo["center"]), torch.from_numpy(geo["b"]), a.img_w, a.img_h, a.focal)

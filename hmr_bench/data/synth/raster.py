@@ -24,12 +24,16 @@ Near plane. A triangle with any vertex at ``z <= NEAR`` (1 mm) is skipped as a w
 puts a person that close to the camera.
 
 `rasterize` is a numba kernel (single-threaded; callers scale out with processes). `rasterize_reference` is a
-plain numpy version of the same rule, kept to test the kernel pixel for pixel.
+plain numpy version of the same rule, kept to test the kernel pixel for pixel. A caller that needs more than
+one pass over a mesh projects it once (`project_mesh`) and hands the `ProjectedMesh` to `rasterize_projected`,
+`covered_outside` (the same rule over pixels of the image's grid outside the image, for the occlusion ratio)
+and `front_bounds`; both kernels share the per-face set-up (`_setup`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -76,12 +80,63 @@ def rasterize(verts_cam, faces, K, width: int, height: int, cull_backfaces: bool
     verts_cam: (V, 3) camera-frame vertices (metres); faces: (F, 3) vertex indices; K: (fx, fy, cx, cy) pixels.
     Returns face_id: (H, W) int32, -1 = background; depth: (H, W) float32 camera z, 0 = background.
     """
-    verts, f, k, width, height = _check_inputs(verts_cam, faces, K, width, height, "rasterize")
-    u, v, z = _project(verts, k)
-    face_id = np.full((height, width), -1, np.int32)
-    zbuf = np.full((height, width), np.inf)
-    _raster_kernel(u, v, z, f, bool(cull_backfaces), face_id, zbuf)
-    return face_id, np.where(face_id >= 0, zbuf, 0.0).astype(np.float32)
+    return rasterize_projected(project_mesh(verts_cam, faces, K, width, height, "rasterize"), cull_backfaces)
+
+
+class ProjectedMesh(NamedTuple):
+    """A validated mesh projected into a W × H image: u, v, z (V,) float64 (u, v meaningless where z <= NEAR),
+    faces (F, 3) int32; what `rasterize_projected`, `covered_outside` and `front_bounds` take."""
+
+    u: np.ndarray
+    v: np.ndarray
+    z: np.ndarray
+    faces: np.ndarray
+    width: int
+    height: int
+
+
+def project_mesh(verts_cam, faces, K, width: int, height: int, source: str = "project_mesh") -> ProjectedMesh:
+    """Validates a mesh (errors name `source`) and projects it: verts_cam (V, 3), faces (F, 3), K (fx, fy, cx, cy)."""
+    verts, f, k, width, height = _check_inputs(verts_cam, faces, K, width, height, source)
+    return ProjectedMesh(*_project(verts, k), f, width, height)
+
+
+def rasterize_projected(mesh: ProjectedMesh, cull_backfaces: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """`rasterize` of a projected mesh: face_id (H, W) int32 (-1 = background), depth (H, W) float32 (0 there)."""
+    face_id = np.full((mesh.height, mesh.width), -1, np.int32)
+    zbuf = np.full((mesh.height, mesh.width), np.inf)
+    _raster_kernel(mesh.u, mesh.v, mesh.z, mesh.faces, bool(cull_backfaces), face_id, zbuf)
+    depth = np.empty((mesh.height, mesh.width), np.float32)
+    _depth_kernel(face_id, zbuf, depth)
+    return face_id, depth
+
+
+@njit(cache=True)
+def _depth_kernel(face_id, zbuf, depth):
+    """depth = float32(zbuf) where face_id >= 0, else 0 (all (H, W))."""
+    for i in range(face_id.shape[0]):
+        for j in range(face_id.shape[1]):
+            depth[i, j] = zbuf[i, j] if face_id[i, j] >= 0 else 0.0
+
+
+@njit(cache=True)
+def _front_bounds(u, v, z):
+    """(u min, u max, v min, v max) over the vertices with z > NEAR; NaNs when there are none."""
+    lo_u = lo_v = np.inf
+    hi_u = hi_v = -np.inf
+    for i in range(len(z)):
+        if z[i] > NEAR:
+            lo_u, hi_u = min(lo_u, u[i]), max(hi_u, u[i])
+            lo_v, hi_v = min(lo_v, v[i]), max(hi_v, v[i])
+    if lo_u > hi_u:
+        return np.nan, np.nan, np.nan, np.nan
+    return lo_u, hi_u, lo_v, hi_v
+
+
+def front_bounds(mesh: ProjectedMesh) -> tuple[float, float, float, float] | None:
+    """(u min, u max, v min, v max) of the projected vertices in front of the camera (z > NEAR), or None."""
+    bounds = _front_bounds(mesh.u, mesh.v, mesh.z)
+    return None if math.isnan(bounds[0]) else tuple(float(b) for b in bounds)
 
 
 @njit(cache=True)
@@ -96,43 +151,61 @@ def _edge(ax, ay, bx, by):
     return sx, sy, dx, dy, sign, top_left
 
 
+@njit(cache=True, inline="always")
+def _setup(u, v, z, faces, t, cull, col_lo, col_hi, row_lo, row_hi):
+    """Face t's rasterisation set-up: (skip, col0, col1, row0, row1, the three edges opposite vertices 0, 1, 2
+    as `_edge` tuples, 1/area, 1/z of vertices 0, 1, 2), its pixel box clipped to columns [col_lo, col_hi) and
+    rows [row_lo, row_hi) of the image's pixel grid (which may extend past the image)."""
+    i0, i1, i2 = faces[t, 0], faces[t, 1], faces[t, 2]
+    x0, y0, x1, y1, x2, y2 = u[i0], v[i0], u[i1], v[i1], u[i2], v[i2]
+    area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    col0 = col1 = row0 = row1 = 0
+    skip = z[i0] <= NEAR or z[i1] <= NEAR or z[i2] <= NEAR or area == 0.0 or (area > 0.0 and cull)
+    if not skip:
+        if area < 0.0:  # front-facing: swap vertices 1 and 2 to get the positive winding
+            i1, i2 = i2, i1
+            x1, y1, x2, y2 = x2, y2, x1, y1
+            area = -area
+        col0 = max(math.ceil(max(min(x0, x1, x2), col_lo - 1.0) - 0.5), col_lo)
+        col1 = min(math.floor(min(max(x0, x1, x2), col_hi + 1.0) - 0.5), col_hi - 1)
+        row0 = max(math.ceil(max(min(y0, y1, y2), row_lo - 1.0) - 0.5), row_lo)
+        row1 = min(math.floor(min(max(y0, y1, y2), row_hi + 1.0) - 0.5), row_hi - 1)
+        skip = col1 < col0 or row1 < row0
+    if skip:
+        none = (0.0, 0.0, 0.0, 0.0, 0.0, False)
+        return True, col0, col1, row0, row1, none, none, none, 0.0, (0.0, 0.0, 0.0)
+    ea = _edge(x1, y1, x2, y2)  # opposite vertex 0
+    eb = _edge(x2, y2, x0, y0)  # opposite vertex 1
+    ec = _edge(x0, y0, x1, y1)  # opposite vertex 2
+    return False, col0, col1, row0, row1, ea, eb, ec, 1.0 / area, (1.0 / z[i0], 1.0 / z[i1], 1.0 / z[i2])
+
+
+@njit(cache=True, inline="always")
+def _edge_value(e, px, py):
+    """E(p) of an `_edge` tuple and whether a centre at p passes that edge (> 0, or == 0 on a top-left edge)."""
+    sx, sy, dx, dy, sign, top_left = e
+    value = sign * (dx * (py - sy) - dy * (px - sx))
+    return value, not (value < 0.0 or (value == 0.0 and not top_left))
+
+
 @njit(cache=True)
 def _raster_kernel(u, v, z, faces, cull, face_id, zbuf):
     """u, v, z: (V,) float64 projections; faces: (F, 3) int32; face_id: (H, W) int32 and zbuf: (H, W) float64,
     updated in place (zbuf starts at +inf)."""
     height, width = face_id.shape
     for t in range(faces.shape[0]):
-        i0, i1, i2 = faces[t, 0], faces[t, 1], faces[t, 2]
-        if z[i0] <= NEAR or z[i1] <= NEAR or z[i2] <= NEAR:
+        skip, col0, col1, row0, row1, ea, eb, ec, inv_area, iz = _setup(u, v, z, faces, t, cull, 0, width, 0, height)
+        if skip:
             continue
-        x0, y0, x1, y1, x2, y2 = u[i0], v[i0], u[i1], v[i1], u[i2], v[i2]
-        area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-        if area == 0.0:
-            continue
-        if area < 0.0:  # front-facing: swap vertices 1 and 2 to get the positive winding
-            i1, i2 = i2, i1
-            x1, y1, x2, y2 = x2, y2, x1, y1
-            area = -area
-        elif cull:
-            continue
-        col0 = math.ceil(max(min(x0, x1, x2), -1.0) - 0.5)
-        col1 = math.floor(min(max(x0, x1, x2), width + 1.0) - 0.5)
-        row0 = math.ceil(max(min(y0, y1, y2), -1.0) - 0.5)
-        row1 = math.floor(min(max(y0, y1, y2), height + 1.0) - 0.5)
-        col0, row0 = max(col0, 0), max(row0, 0)
-        col1, row1 = min(col1, width - 1), min(row1, height - 1)
-        if col1 < col0 or row1 < row0:
-            continue
-        ax, ay, adx, ady, asg, atl = _edge(x1, y1, x2, y2)  # opposite vertex 0
-        bx, by, bdx, bdy, bsg, btl = _edge(x2, y2, x0, y0)  # opposite vertex 1
-        cx, cy, cdx, cdy, csg, ctl = _edge(x0, y0, x1, y1)  # opposite vertex 2
-        inv_area = 1.0 / area
-        iz0, iz1, iz2 = 1.0 / z[i0], 1.0 / z[i1], 1.0 / z[i2]
+        ax, ay, adx, ady, asg, atl = ea
+        bx, by, bdx, bdy, bsg, btl = eb
+        cx, cy, cdx, cdy, csg, ctl = ec
+        iz0, iz1, iz2 = iz
         for row in range(row0, row1 + 1):
             py = row + 0.5
             for col in range(col0, col1 + 1):
                 px = col + 0.5
-                e0 = asg * (adx * (py - ay) - ady * (px - ax))
+                e0 = asg * (adx * (py - ay) - ady * (px - ax))  # `_edge_value`, written out (a little faster)
                 if e0 < 0.0 or (e0 == 0.0 and not atl):
                     continue
                 e1 = bsg * (bdx * (py - by) - bdy * (px - bx))
@@ -145,6 +218,44 @@ def _raster_kernel(u, v, z, faces, cull, face_id, zbuf):
                 if d < zbuf[row, col]:
                     zbuf[row, col] = d
                     face_id[row, col] = t
+
+
+@njit(cache=True)
+def _outside_kernel(u, v, z, faces, cull, width, height, x0, y0, covered):
+    """Marks covered[row − y0, col − x0] = 1 for every pixel of the canvas (the image's pixel grid over columns
+    x0 .. x0 + covered.shape[1] − 1 and rows y0 ..) that lies outside the W × H image and some face covers."""
+    x1, y1 = x0 + covered.shape[1], y0 + covered.shape[0]
+    for t in range(faces.shape[0]):
+        i0, i1, i2 = faces[t, 0], faces[t, 1], faces[t, 2]
+        if (min(z[i0], z[i1], z[i2]) > NEAR and min(u[i0], u[i1], u[i2]) > -0.5 and min(v[i0], v[i1], v[i2]) > -0.5
+                and max(u[i0], u[i1], u[i2]) < width + 0.5 and max(v[i0], v[i1], v[i2]) < height + 0.5):
+            continue  # no pixel centre outside the image can lie in this face's box
+        skip, col0, col1, row0, row1, ea, eb, ec, inv_area, iz = _setup(u, v, z, faces, t, cull, x0, x1, y0, y1)
+        if skip:
+            continue
+        for row in range(row0, row1 + 1):
+            py = row + 0.5
+            in_rows = 0 <= row < height
+            for col in range(col0, col1 + 1):
+                if in_rows and 0 <= col < width:
+                    continue
+                px = col + 0.5
+                if _edge_value(ea, px, py)[1] and _edge_value(eb, px, py)[1] and _edge_value(ec, px, py)[1]:
+                    covered[row - y0, col - x0] = 1
+
+
+def covered_outside(mesh: ProjectedMesh, canvas, cull_backfaces: bool = True) -> int:
+    """Number of pixels outside the mesh's W × H image, inside canvas = (x0, y0, x1, y1) (integer pixel columns
+    x0 .. x1 − 1 and rows y0 .. y1 − 1 of the image's own grid, extended), whose centre the mesh covers — by the
+    same rule as `rasterize`, so this count plus the person pixels of `rasterize` is the mesh's coverage of
+    the whole canvas."""
+    x0, y0, x1, y1 = (int(c) for c in canvas)
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    covered = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    _outside_kernel(mesh.u, mesh.v, mesh.z, mesh.faces, bool(cull_backfaces), mesh.width, mesh.height, x0, y0,
+                    covered)
+    return int(np.count_nonzero(covered))
 
 
 def _edge_np(ax, ay, bx, by):

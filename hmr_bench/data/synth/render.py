@@ -8,7 +8,9 @@ Body parts are the 24 SMPL joints (a face's part is the dominant joint of its ve
 `face_parts`); clothing is painted per *region* (`REGIONS`), a group of parts that one garment covers, and a
 region always holds left and right together, so colour never tells left from right.
 
-Everything here is numpy except `rasterize` (numba); every function is deterministic given its rng or seed.
+The per-pixel work (rasterising, the background, occluders, shading and compositing) runs in numba kernels;
+random draws stay with numpy's Generator (per-pixel noise from its raw 64-bit words, `_uniform_noise`), so
+every function is deterministic given its rng or seed.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from hmr_bench.body.joint_sets import SMPL24, SMPL24_PARENTS
-from hmr_bench.data.synth.raster import NEAR, rasterize
+from hmr_bench.data.synth.raster import (
+    NEAR,
+    ProjectedMesh,
+    covered_outside,
+    front_bounds,
+    project_mesh,
+    rasterize,
+    rasterize_projected,
+)
 from hmr_bench.errors import InputError
 
 # ---------------------------------------------------------------------------------------------------- parts
@@ -109,14 +120,14 @@ def _check_difficulty(difficulty: float, source: str) -> float:
 
 def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     k = (np.array([5.0, 3.0, 1.0]) + h * 6.0) % 6.0
-    return (v - v * s * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)).astype(np.float32)
+    return (v - v * s * np.maximum(np.minimum(np.minimum(k, 4.0 - k), 1.0), 0.0)).astype(np.float32)
 
 
 def _garment_colour(rng: np.random.Generator) -> np.ndarray:
     """(3,) a clothing-like albedo: a common garment colour (jittered) or, less often, any moderate colour."""
     if rng.random() < 0.7:
         base = _GARMENT_PALETTE[rng.integers(len(_GARMENT_PALETTE))]
-        return np.clip(base + rng.uniform(-0.06, 0.06, 3), 0.02, 0.98).astype(np.float32)
+        return np.minimum(np.maximum(base + rng.uniform(-0.06, 0.06, 3), 0.02), 0.98).astype(np.float32)  # clip
     return _hsv_to_rgb(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.15, 0.95))
 
 
@@ -125,7 +136,8 @@ def skin_tone(rng: np.random.Generator) -> np.ndarray:
     t = rng.uniform(0, len(SKIN_TONES) - 1)
     i = min(int(t), len(SKIN_TONES) - 2)
     tone = SKIN_TONES[i] + (t - i) * (SKIN_TONES[i + 1] - SKIN_TONES[i])
-    return np.clip(tone * rng.uniform(0.95, 1.05) + rng.uniform(-0.02, 0.02, 3), 0.0, 1.0).astype(np.float32)
+    return np.minimum(np.maximum(tone * rng.uniform(0.95, 1.05) + rng.uniform(-0.02, 0.02, 3), 0.0), 1.0).astype(
+        np.float32)  # clip
 
 
 def sample_appearance(rng: np.random.Generator, difficulty: float, background: np.ndarray | None = None
@@ -139,7 +151,7 @@ def sample_appearance(rng: np.random.Generator, difficulty: float, background: n
     d = _check_difficulty(difficulty, "sample_appearance")
     top, bottom, shoes = (_garment_colour(rng) for _ in range(3))
     if background is not None:
-        mean = np.asarray(background, np.float32).reshape(-1, 3).mean(0) / 255.0
+        mean = _rgb_mean(background) / 255.0
         pulls = rng.uniform(0.0, 0.7 * d, 3)
         top, bottom, shoes = ((1 - p) * c + p * mean for p, c in zip(pulls, (top, bottom, shoes)))
     skin = skin_tone(rng)
@@ -161,28 +173,26 @@ def sample_appearance(rng: np.random.Generator, difficulty: float, background: n
 
 
 # ----------------------------------------------------------------------------------------------- background
-@lru_cache(maxsize=32)
-def _upsample_matrix(n_out: int, n_in: int) -> np.ndarray:
-    """(n_out, n_in) float32 smoothstep interpolation weights from n_in grid nodes spanning the output."""
-    s = (np.arange(n_out) + 0.5) / n_out * (n_in - 1)
-    i0 = np.minimum(s.astype(int), n_in - 2)
-    t = s - i0
-    t = t * t * (3 - 2 * t)
-    m = np.zeros((n_out, n_in), np.float32)
-    m[np.arange(n_out), i0] = 1 - t
-    m[np.arange(n_out), i0 + 1] = t
-    m.flags.writeable = False
-    return m
+@njit(cache=True)
+def _rgb_mean_u8(pixels):
+    """(N, 3) uint8 pixels -> (3,) float64 mean of each channel (exact integer sums)."""
+    s0 = s1 = s2 = 0
+    for i in range(pixels.shape[0]):
+        s0 += pixels[i, 0]
+        s1 += pixels[i, 1]
+        s2 += pixels[i, 2]
+    n = max(pixels.shape[0], 1)
+    return np.array([s0 / n, s1 / n, s2 / n])
 
 
-def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
-    """grid: (h, w, C) float32 -> (height, width, C) smooth interpolation (two small matrix products)."""
-    h, w, c = grid.shape
-    rows = (_upsample_matrix(height, h) @ grid.reshape(h, w * c)).reshape(height, w, c)
-    return (rows.transpose(0, 2, 1) @ _upsample_matrix(width, w).T).transpose(0, 2, 1)
+def _rgb_mean(image: np.ndarray) -> np.ndarray:
+    """(..., 3) image -> (3,) float64 mean colour."""
+    pixels = np.ascontiguousarray(image).reshape(-1, 3)
+    return _rgb_mean_u8(pixels) if pixels.dtype == np.uint8 else pixels.astype(np.float64).mean(0)
 
 
 _GRID = 17  # resolution of the smooth layer (gradient + value noise) before it is upsampled to the image
+_OCTAVES = np.array([2, 3, 5, 9, 17])  # value-noise grids, coarse to fine, each with half the previous amplitude
 
 
 def make_background(rng: np.random.Generator, height: int, width: int, difficulty: float) -> np.ndarray:
@@ -192,44 +202,127 @@ def make_background(rng: np.random.Generator, height: int, width: int, difficult
     d = _check_difficulty(difficulty, "make_background")
     if int(height) != height or int(width) != width or height < 1 or width < 1:
         raise InputError("make_background", "height/width", found=(height, width), expected="positive integers")
-    g = np.linspace(0.0, 1.0, _GRID, dtype=np.float32)
+    height, width = int(height), int(width)
     angle = rng.uniform(0, 2 * math.pi)
-    t = math.cos(angle) * g[None, :] + math.sin(angle) * g[:, None]
-    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-    c0, c1 = rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.95, 3)
-    smooth = (c0 + (c1 - c0) * t[..., None]).astype(np.float32)
+    colours = np.stack([rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.95, 3)])  # gradient end colours
     amplitude = rng.uniform(0.1, 0.2) + 0.15 * d
-    for nodes in (2, 3, 5, 9, 17):  # octaves, coarse to fine, each with half the previous amplitude
-        lum = rng.uniform(-1, 1, (nodes, nodes, 1))
-        chroma = rng.uniform(-1, 1, (nodes, nodes, 3)) * 0.5
-        layer = (amplitude * (lum + chroma)).astype(np.float32)
-        smooth += _upsample(layer, _GRID, _GRID) if nodes < _GRID else layer
-        amplitude *= 0.5
-    image = _upsample(smooth * 255.0, int(height), int(width))
-    for _ in range(rng.poisson(1.0 + 5.0 * d)):
-        _paint_patch(rng, image)
-    noise = rng.integers(-(3 + int(10 * d)), 4 + int(10 * d), (int(height), int(width), 1), dtype=np.int16)
-    return np.clip(image + noise, 0, 255).astype(np.uint8)
+    octaves = np.concatenate([np.concatenate([rng.uniform(-1, 1, (n, n, 1)), rng.uniform(-1, 1, (n, n, 3))], -1)
+                              .ravel() for n in _OCTAVES])  # per node: luminance, then 3 chroma values
+    smooth = _smooth_grid(angle, colours, amplitude, octaves, _OCTAVES)
+    patches = np.array([_sample_patch(rng, height, width) for _ in range(rng.poisson(1.0 + 5.0 * d))],
+                       np.float64).reshape(-1, 11)
+    bits = rng.bit_generator.random_raw((height * width + 3) // 4)
+    image = np.empty((height, width, 3), np.uint8)
+    _background_kernel(smooth, *_upsample_index(height, _GRID), *_upsample_index(width, _GRID), patches,
+                       3 + int(10 * d), bits, image)
+    return image
 
 
-def _paint_patch(rng: np.random.Generator, image: np.ndarray) -> None:
-    """Blends a random flat rectangle or striped patch into image (H, W, 3) float32, in place."""
-    height, width = image.shape[:2]
+def _sample_patch(rng: np.random.Generator, height: int, width: int) -> tuple:
+    """A random flat rectangle or striped patch: (row0, col0, row1, col1) its pixel box clipped to the image
+    (never empty), colour (3,) in 0..255, alpha, stripe period (0 = flat), cos and sin of the stripe angle."""
     ph, pw = int(rng.uniform(0.1, 0.6) * height) + 1, int(rng.uniform(0.1, 0.6) * width) + 1
     y0, x0 = int(rng.integers(-ph // 2, height)), int(rng.integers(-pw // 2, width))
-    rows, cols = slice(max(y0, 0), min(y0 + ph, height)), slice(max(x0, 0), min(x0 + pw, width))
-    box = image[rows, cols]
-    if box.size == 0:
-        return
-    colour = rng.uniform(0, 255, 3).astype(np.float32)
-    alpha = np.float32(rng.uniform(0.4, 1.0))
-    if rng.random() < 0.5:
-        box += alpha * (colour - box)
-        return
-    period, angle = rng.uniform(3.0, 24.0), rng.uniform(0, math.pi)
-    yy, xx = np.ogrid[rows, cols]
-    stripe = ((xx * math.cos(angle) + yy * math.sin(angle)) / period) % 1.0 < 0.5
-    box += (alpha * stripe[..., None]) * (colour - box)
+    colour, alpha = rng.uniform(0, 255, 3), rng.uniform(0.4, 1.0)
+    period, angle = (0.0, 0.0) if rng.random() < 0.5 else (rng.uniform(3.0, 24.0), rng.uniform(0, math.pi))
+    return (max(y0, 0), max(x0, 0), min(y0 + ph, height), min(x0 + pw, width), *colour, alpha, period,
+            math.cos(angle), math.sin(angle))
+
+
+@njit(cache=True)
+def _smooth_grid(angle, colours, amplitude, octaves, nodes):
+    """(17, 17, 3) colours in 0..1 of the smooth layer: a linear gradient between colours (2, 3) along `angle`
+    (normalised to span the grid), plus value-noise octaves on nodes[o]² grids (values from `octaves`: per node
+    a luminance and three chroma values in [−1, 1], chroma halved), each smoothstep-upsampled to 17² (the
+    17-node octave as is) with amplitude halving from `amplitude`."""
+    g = _GRID
+    out = np.empty((g, g, 3))
+    cos, sin = math.cos(angle), math.sin(angle)
+    lo, hi = min(0.0, cos) + min(0.0, sin), max(0.0, cos) + max(0.0, sin)
+    for i in range(g):
+        for j in range(g):
+            t = ((cos * j + sin * i) / (g - 1) - lo) / max(hi - lo, 1e-6)
+            for c in range(3):
+                out[i, j, c] = colours[0, c] + (colours[1, c] - colours[0, c]) * t
+    k = 0
+    for n in nodes:
+        for i in range(g):
+            si, ti = _smoothstep_node(i, g, n)
+            for j in range(g):
+                sj, tj = _smoothstep_node(j, g, n)
+                for c in range(3):
+                    v = 0.0
+                    for a, wa in ((si, 1.0 - ti), (si + 1, ti)):
+                        for b, wb in ((sj, 1.0 - tj), (sj + 1, tj)):
+                            node = k + 4 * (min(a, n - 1) * n + min(b, n - 1))
+                            v += wa * wb * (octaves[node] + 0.5 * octaves[node + 1 + c])
+                    out[i, j, c] += amplitude * v
+        k += 4 * n * n
+        amplitude *= 0.5
+    return out
+
+
+@lru_cache(maxsize=32)
+def _upsample_index(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_smoothstep_node` of every output: i (n_out,) int64 and t (n_out,) float64, read-only."""
+    i, t = np.array([_smoothstep_node(k, n_out, n_in) for k in range(n_out)], np.float64).T.copy()
+    i = i.astype(np.int64)
+    i.flags.writeable = t.flags.writeable = False
+    return i, t
+
+
+@njit(cache=True, inline="always")
+def _smoothstep_node(k, n_out, n_in):
+    """Smooth interpolation of n_out outputs spanning n_in grid nodes: output k = (1 − t)·node[i] + t·node[i + 1];
+    returns (i, t), the identity when n_out == n_in."""
+    if n_in == n_out:
+        return k, 0.0
+    s = (k + 0.5) / n_out * (n_in - 1)
+    i = min(int(s), n_in - 2)
+    t = s - i
+    return i, t * t * (3.0 - 2.0 * t)
+
+
+@njit(cache=True, inline="always")
+def _uniform_noise(bits, index, amp):
+    """The index-th 16-bit word of the random words bits (uint64) mapped to an integer in [−amp, amp]."""
+    word = (bits[index >> 2] >> np.uint64(16 * (index & 3))) & np.uint64(0xFFFF)
+    return ((np.int64(word) * (2 * amp + 1)) >> 16) - amp
+
+
+@njit(cache=True)
+def _background_kernel(smooth, row_i, row_t, col_i, col_t, patches, amp, bits, out):
+    """Fills out (H, W, 3) uint8, one row at a time: the smooth layer (smooth (17, 17, 3) in 0..1, interpolated
+    with row_i / row_t (H,) and col_i / col_t (W,), see `_upsample_index`), then the patches (P, 11) blended in
+    order (a striped one only where ((x·cos + y·sin) / period) mod 1 < 0.5 at pixel (x, y)), then the same
+    noise in [−amp, amp] on the three channels of a pixel, clipped to 0..255 and truncated."""
+    height, width = out.shape[:2]
+    grid_row = np.empty((smooth.shape[1], 3))
+    line = np.empty((width, 3))
+    for y in range(height):
+        i, t = row_i[y], row_t[y]
+        for j in range(smooth.shape[1]):
+            for c in range(3):
+                grid_row[j, c] = 255.0 * (smooth[i, j, c] * (1.0 - t) + smooth[i + 1, j, c] * t)
+        for x in range(width):
+            j, t = col_i[x], col_t[x]
+            for c in range(3):
+                line[x, c] = grid_row[j, c] * (1.0 - t) + grid_row[j + 1, c] * t
+        for p in range(patches.shape[0]):
+            if not patches[p, 0] <= y < patches[p, 2]:
+                continue
+            alpha, period, cos, sin = patches[p, 7], patches[p, 8], patches[p, 9], patches[p, 10]
+            for x in range(int(patches[p, 1]), int(patches[p, 3])):
+                if period != 0.0:
+                    q = (x * cos + y * sin) / period
+                    if q - math.floor(q) >= 0.5:
+                        continue
+                for c in range(3):
+                    line[x, c] += alpha * (patches[p, 4 + c] - line[x, c])
+        for x in range(width):
+            noise = _uniform_noise(bits, y * width + x, amp)
+            for c in range(3):
+                out[y, x, c] = np.uint8(min(max(line[x, c] + noise, 0.0), 255.0))
 
 
 # ------------------------------------------------------------------------------------------------ occluders
@@ -270,61 +363,91 @@ def sample_occluders(rng: np.random.Generator, height: int, width: int, person_b
         shape = _occluder_shape(rng, height, width, cx, cy, sx, sy)
         if shape is None:
             continue
-        rows, cols, inside = shape
-        mask[rows, cols] |= inside
-        rgb[rows, cols] = np.where(inside[..., None], _occluder_texture(rng, inside.shape), rgb[rows, cols])
+        texture = _occluder_texture(rng, (shape[1] - shape[0], shape[3] - shape[2]))
+        _paint_occluder(mask, rgb, *shape, *texture)
     return Occluders(mask, rgb)
 
 
+_NO_POLYGON = np.zeros(0)
+
+
 def _occluder_shape(rng, height, width, cx, cy, sx, sy):
-    """(row slice, column slice, (h, w) bool) of one random shape with half sizes (sx, sy), rotated, centred at
-    (cx, cy); None when it misses the image."""
+    """A random shape with half sizes (sx, sy), rotated, centred at (cx, cy): (row0, row1, col0, col1) its pixel
+    box clipped to the image, then cx, cy, sx, sy, cos, sin of its rotation, kind (0 ellipse, 1 rectangle,
+    2 star-shaped polygon) and the polygon's vertices px, py (n,) in the shape's own frame; None when it misses
+    the image."""
     r = math.sqrt(2) * max(sx, sy) + 1.0  # bounds every shape below
-    rows = slice(max(int(cy - r), 0), min(int(cy + r) + 1, height))
-    cols = slice(max(int(cx - r), 0), min(int(cx + r) + 1, width))
-    if rows.start >= rows.stop or cols.start >= cols.stop:
+    rows = max(int(cy - r), 0), min(int(cy + r) + 1, height)
+    cols = max(int(cx - r), 0), min(int(cx + r) + 1, width)
+    if rows[0] >= rows[1] or cols[0] >= cols[1]:
         return None
-    yy, xx = np.ogrid[rows, cols]
     angle = rng.uniform(0, math.pi)
-    cos, sin = math.cos(angle), math.sin(angle)
-    dx, dy = xx + 0.5 - cx, yy + 0.5 - cy
-    lx, ly = dx * cos + dy * sin, -dx * sin + dy * cos  # pixel centres in the shape's own frame
-    kind = rng.integers(3)
-    if kind == 0:  # ellipse
-        return rows, cols, (lx / sx) ** 2 + (ly / sy) ** 2 <= 1.0
-    if kind == 1:  # rectangle
-        return rows, cols, (np.abs(lx) <= sx) & (np.abs(ly) <= sy)
-    n = int(rng.integers(4, 9))  # star-shaped polygon (gaps < 180°) around its centre: a fan of triangles
-    angles = np.sort((np.arange(n) + rng.uniform(-0.4, 0.4, n)) * (2 * math.pi / n))
-    radius = math.sqrt(2) * rng.uniform(0.5, 1.0, n)
-    px, py = radius * np.cos(angles) * sx, radius * np.sin(angles) * sy
-    inside = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
-    for i in range(n):
-        j = (i + 1) % n
-        inside |= _in_triangle(lx, ly, px[i], py[i], px[j], py[j])
-    return rows, cols, inside
+    kind = int(rng.integers(3))
+    px = py = _NO_POLYGON
+    if kind == 2:  # star-shaped polygon (gaps < 180°) around its centre: a fan of triangles
+        n = int(rng.integers(4, 9))
+        angles = np.sort((np.arange(n) + rng.uniform(-0.4, 0.4, n)) * (2 * math.pi / n))
+        radius = math.sqrt(2) * rng.uniform(0.5, 1.0, n)
+        px, py = radius * np.cos(angles) * sx, radius * np.sin(angles) * sy
+    return (*rows, *cols, float(cx), float(cy), float(sx), float(sy), math.cos(angle), math.sin(angle), kind, px, py)
 
 
+def _occluder_texture(rng: np.random.Generator, shape: tuple[int, int]) -> tuple:
+    """Texture of an (h, w) box: base colour (3,) in 0..255, gradient slope (2,) per pixel along x, y, stripes
+    (period, cos, sin; period 0 = none) and random words (uint64) for noise in [−6, 6]."""
+    h, w = shape
+    base = _garment_colour(rng) * 255.0 if rng.random() < 0.5 else rng.uniform(0, 255, 3)
+    slope = rng.uniform(-0.5, 0.5, 2) * 60.0 / max(h, w)
+    stripes = (0.0, 0.0, 0.0)
+    if rng.random() < 0.3:
+        period, angle = rng.uniform(3.0, 12.0), rng.uniform(0, math.pi)
+        stripes = (period, math.cos(angle), math.sin(angle))
+    return np.asarray(base, np.float64), np.asarray(slope, np.float64), *stripes, rng.bit_generator.random_raw(
+        (h * w + 3) // 4)
+
+
+@njit(cache=True, inline="always")
 def _in_triangle(dx, dy, ax, ay, bx, by):
-    """Pixels (dx, dy) inside the triangle (0, 0), a, b (either winding, edges included)."""
+    """Whether (dx, dy) lies inside the triangle (0, 0), a, b (either winding, edges included)."""
     e0 = ax * dy - ay * dx
     e1 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
     e2 = -bx * (dy - by) + by * (dx - bx)
-    return ((e0 >= 0) & (e1 >= 0) & (e2 >= 0)) | ((e0 <= 0) & (e1 <= 0) & (e2 <= 0))
+    return (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0)
 
 
-def _occluder_texture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w, 3) uint8: a colour with a linear gradient, optional stripes and noise."""
-    h, w = shape
-    base = _garment_colour(rng) * 255.0 if rng.random() < 0.5 else rng.uniform(0, 255, 3)
-    yy, xx = np.ogrid[0:h, 0:w]
-    slope = rng.uniform(-0.5, 0.5, 2) * 60.0 / max(h, w)
-    tex = base + ((xx - w / 2) * slope[0] + (yy - h / 2) * slope[1])[..., None]
-    if rng.random() < 0.3:
-        period, angle = rng.uniform(3.0, 12.0), rng.uniform(0, math.pi)
-        tex = tex + 40.0 * ((((xx * math.cos(angle) + yy * math.sin(angle)) / period) % 1.0 < 0.5)[..., None] - 0.5)
-    tex = tex + rng.integers(-6, 7, (h, w, 1))
-    return np.clip(tex, 0, 255).astype(np.uint8)
+@njit(cache=True)
+def _paint_occluder(mask, rgb, row0, row1, col0, col1, cx, cy, sx, sy, cos, sin, kind, px, py, base, slope, period,
+                    stripe_cos, stripe_sin, bits):
+    """Paints one occluder (`_occluder_shape`, `_occluder_texture`) into mask (H, W) and rgb (H, W, 3) in place.
+    Pixel centres are tested in the shape's frame; the texture at box pixel (i, j) (box-relative) is
+    base + slope · ((j, i) − box size / 2), ± 20 on stripes (((j·cos + i·sin) / period) mod 1 < 0.5 → +20), plus
+    noise word i·w + j in [−6, 6] on all three channels, clipped and truncated to uint8."""
+    h, w = row1 - row0, col1 - col0
+    for i in range(h):
+        dy = row0 + i + 0.5 - cy
+        for j in range(w):
+            dx = col0 + j + 0.5 - cx
+            lx, ly = dx * cos + dy * sin, -dx * sin + dy * cos
+            if kind == 0:
+                inside = (lx / sx) ** 2 + (ly / sy) ** 2 <= 1.0
+            elif kind == 1:
+                inside = abs(lx) <= sx and abs(ly) <= sy
+            else:
+                inside = False
+                n = len(px)
+                for k in range(n):
+                    if _in_triangle(lx, ly, px[k], py[k], px[(k + 1) % n], py[(k + 1) % n]):
+                        inside = True
+                        break
+            if not inside:
+                continue
+            shade = (j - w / 2) * slope[0] + (i - h / 2) * slope[1] + _uniform_noise(bits, i * w + j, 6)
+            if period != 0.0:
+                q = (j * stripe_cos + i * stripe_sin) / period
+                shade += 20.0 if q - math.floor(q) < 0.5 else -20.0
+            mask[row0 + i, col0 + j] = True
+            for c in range(3):
+                rgb[row0 + i, col0 + j, c] = np.uint8(min(max(base[c] + shade, 0.0), 255.0))
 
 
 # --------------------------------------------------------------------------------------------------- render
@@ -393,20 +516,24 @@ def render(verts_cam, faces, face_parts, K, appearance: Appearance, background: 
         raise InputError("render", "occluders", found=f"mask {occluders.mask.shape}, rgb {occluders.rgb.shape}",
                          expected=f"mask ({height}, {width}) and rgb ({height}, {width}, 3)")
 
-    face_id, surface_depth = rasterize(verts_cam, f, K, width, height, cull_backfaces)
-    person = face_id >= 0
-    visible_faces = face_id[person]
-    colour = shade_faces(verts_cam, f, parts, appearance)[visible_faces]
-    if appearance.noise > 0:
-        noise_rng = np.random.default_rng(appearance.seed)
-        colour += noise_rng.integers(-appearance.noise, appearance.noise + 1, colour.shape).astype(np.float32)
+    mesh = project_mesh(verts_cam, f, K, width, height, "render")
+    face_id, surface_depth = rasterize_projected(mesh, cull_backfaces)
+    has_occ = occluders is not None and bool(occluders.mask.any())
+    occ_mask, occ_rgb = (occluders.mask, occluders.rgb) if has_occ else (np.zeros((1, 1), bool), bg[:1, :1])
+    bounds = front_bounds(mesh)  # the person's pixels lie in the box of its projected vertices
+    box = (0, -1, 0, -1) if bounds is None else (
+        max(math.floor(bounds[2]) - 1, 0), min(math.ceil(bounds[3]) + 1, height - 1),
+        max(math.floor(bounds[0]) - 1, 0), min(math.ceil(bounds[1]) + 1, width - 1))
+    noise = max(int(appearance.noise), 0)
+    words = 3 * int(np.count_nonzero(face_id >= 0)) if noise else 0  # 16 random bits per person pixel and channel
+    bits = np.random.default_rng(appearance.seed).bit_generator.random_raw(max((words + 3) // 4, 1))
     rgb = bg.copy()
-    rgb[person] = (np.clip(colour, 0.0, 255.0) + 0.5).astype(np.uint8)
-    mask = person
-    if occluders is not None:
-        rgb[occluders.mask] = occluders.rgb[occluders.mask]
-        mask = person & ~occluders.mask
-    total, visible = int(person.sum()), int(mask.sum())
+    mask = np.empty((height, width), bool)
+    total, visible = _composite(face_id, box, np.asarray(verts_cam, np.float32), mesh.faces, parts,
+                                appearance.joint_rgb(), np.asarray(appearance.light_dir, np.float32),
+                                np.float32(appearance.ambient), np.float32(appearance.diffuse), noise, bits,
+                                np.ascontiguousarray(occ_mask, bool), np.ascontiguousarray(occ_rgb), has_occ, rgb,
+                                mask)
     part_map = depth = None
     if want_parts:
         part_map = np.zeros((height, width), np.uint8)
@@ -416,8 +543,61 @@ def render(verts_cam, faces, face_parts, K, appearance: Appearance, background: 
     return RenderResult(
         rgb=rgb, mask=mask, part_map=part_map, depth=depth, person_pixels_total=total,
         visible_fraction=visible / total if total else 0.0,
-        occlusion_ratio=occlusion_ratio(verts_cam, f, K, width, height, visible, total, cull_backfaces),
+        occlusion_ratio=_occlusion_ratio(mesh, bounds, verts_cam, K, visible, total, cull_backfaces),
         face_id=face_id, surface_depth=surface_depth)
+
+
+@njit(cache=True)
+def _composite(face_id, box, verts, faces, parts, joint_rgb, light, ambient, diffuse, noise, bits, occ_mask, occ_rgb,
+               has_occ, rgb, mask):
+    """The image of `render` in one pass. Person pixels (face_id >= 0) take their face's `shade_faces` colour
+    (computed here, once per visible face, float32 like shade_faces), plus noise in [−noise, noise] per channel
+    (the k-th person pixel in row-major order, channel c, takes word 3k + c of bits), clipped and rounded;
+    occluder pixels (occ_mask, when has_occ) take occ_rgb. box: (row0, row1, col0, col1) inclusive, holding every
+    person pixel. Paints into rgb (H, W, 3) uint8, which holds the background, and fills mask (H, W) bool (person
+    pixels not occluded); returns (person pixels, visible person pixels)."""
+    height, width = face_id.shape
+    row0, row1, col0, col1 = box
+    colour = np.empty((faces.shape[0], 3), np.float32)
+    done = np.zeros(faces.shape[0], np.bool_)
+    lx, ly, lz = light[0], light[1], light[2]
+    total = visible = 0
+    mask[:] = False
+    for y in range(row0, row1 + 1):
+        for x in range(col0, col1 + 1):
+            f = face_id[y, x]
+            if f < 0:
+                continue
+            if not done[f]:
+                i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+                ax, ay, az = verts[i0, 0], verts[i0, 1], verts[i0, 2]
+                e1x, e1y, e1z = verts[i1, 0] - ax, verts[i1, 1] - ay, verts[i1, 2] - az
+                e2x, e2y, e2z = verts[i2, 0] - ax, verts[i2, 1] - ay, verts[i2, 2] - az
+                nx, ny, nz = e1y * e2z - e1z * e2y, e1z * e2x - e1x * e2z, e1x * e2y - e1y * e2x
+                length = max(math.sqrt(nx * nx + ny * ny + nz * nz), np.float32(1e-30))
+                cos = (nx * lx + ny * ly + nz * lz) / length
+                if nx * ax + ny * ay + nz * az >= 0:  # turned away from the camera: lit from the other side
+                    cos = -cos
+                shade = np.float32(255.0) * (ambient + diffuse * max(cos, np.float32(0.0)))
+                for k in range(3):
+                    colour[f, k] = min(joint_rgb[parts[f], k] * shade, np.float32(255.0))
+                done[f] = True
+            if not (has_occ and occ_mask[y, x]):
+                for k in range(3):
+                    value = colour[f, k]
+                    if noise > 0:
+                        value += _uniform_noise(bits, 3 * total + k, noise)
+                    rgb[y, x, k] = np.uint8(min(max(value, 0.0), 255.0) + 0.5)
+                mask[y, x] = True
+                visible += 1
+            total += 1
+    if has_occ:
+        for y in range(height):
+            for x in range(width):
+                if occ_mask[y, x]:
+                    for k in range(3):
+                        rgb[y, x, k] = occ_rgb[y, x, k]
+    return total, visible
 
 
 # ----------------------------------------------------------------------------------------- ground-truth labels
@@ -447,19 +627,29 @@ def keypoint_visibility(points_cam, K, width: int, height: int, face_id: np.ndar
     if face_id.shape != (height, width) or depth.shape != (height, width):
         raise InputError("keypoint_visibility", "face_id/depth", found=f"{face_id.shape} / {depth.shape}",
                          expected=f"({height}, {width})")
-    fx, fy, cx, cy = (float(x) for x in K)
-    z = pts[:, 2]
-    zs = np.where(z > NEAR, z, 1.0)
-    u, v = fx * pts[:, 0] / zs + cx, fy * pts[:, 1] / zs + cy
-    inside = (z > NEAR) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    visible = np.zeros(len(pts), bool)
-    for j in np.nonzero(inside)[0]:
-        row, col = int(v[j]), int(u[j])
-        if occluder_mask is not None and occluder_mask[row, col]:
+    occ = np.zeros((1, 1), bool) if occluder_mask is None else np.asarray(occluder_mask, bool)
+    return _visibility_kernel(pts, np.array([float(x) for x in K]), width, height, face_id, depth,
+                              np.asarray(face_parts), jp.astype(np.int64), occ, occluder_mask is not None,
+                              float(depth_allowance), PART_NEIGHBOURS)
+
+
+@njit(cache=True)
+def _visibility_kernel(pts, K, width, height, face_id, depth, face_parts, joint_parts, occ, has_occ, allowance,
+                       neighbours):
+    """The rule of `keypoint_visibility` per joint: (J,) bool."""
+    visible = np.zeros(len(pts), np.bool_)
+    for j in range(len(pts)):
+        z = pts[j, 2]
+        if not z > NEAR:
+            continue
+        u, v = K[0] * pts[j, 0] / z + K[2], K[1] * pts[j, 1] / z + K[3]
+        if not (0 <= u < width and 0 <= v < height):
+            continue
+        row, col = int(v), int(u)
+        if has_occ and occ[row, col]:
             continue
         fid = face_id[row, col]
-        visible[j] = (fid < 0 or z[j] - depth[row, col] < depth_allowance
-                      or bool(PART_NEIGHBOURS[jp[j], face_parts[fid]]))
+        visible[j] = fid < 0 or z - depth[row, col] < allowance or neighbours[joint_parts[j], face_parts[fid]]
     return visible
 
 
@@ -468,31 +658,43 @@ def occlusion_ratio(verts_cam, faces, K, width: int, height: int, visible_pixels
                     max_canvas_pixels: int | None = None) -> float:
     """1 - visible person pixels / person pixels the body would cover in an unbounded image.
 
-    The unbounded count rasterises the same mesh into a canvas that holds the image and the projected bounding
-    box of all vertices (the image's pixel grid extended, so pixels inside the image are counted exactly as
-    `render` counts them); when the body lies inside the image, person_pixels_in_image (if given) is used as is.
-    A canvas larger than max_canvas_pixels (default 4·W·H, at least 256²) is rasterised at a lower resolution
-    s < 1 and its count scaled by 1/s² (an estimate; only for bodies far out of frame). Truncation at the border
+    The unbounded count covers a canvas that holds the image and the projected bounding box of all vertices (the
+    image's pixel grid extended): person_pixels_in_image (when given: the person pixels `render` counted) plus
+    the canvas pixels outside the image that the mesh covers (`raster.covered_outside`, the same coverage
+    rule), or without it the whole canvas rasterised. A canvas larger than max_canvas_pixels (default 4·W·H, at
+    least 256²) is rasterised at a lower resolution s < 1 and its count scaled by 1/s² (an estimate; only for
+    bodies far out of frame). Truncation at the border
     and occluders both count as occlusion. Returns a float in [0, 1]; 1 when no part of the body is in front
     of the camera.
     """
-    verts = np.asarray(verts_cam, np.float64)
-    fx, fy, cx, cy = (float(x) for x in K)
-    front = verts[verts[:, 2] > NEAR]
-    if len(front) == 0:
+    mesh = project_mesh(verts_cam, faces, K, width, height, "occlusion_ratio")
+    return _occlusion_ratio(mesh, front_bounds(mesh), verts_cam, K, visible_pixels, person_pixels_in_image,
+                            cull_backfaces, max_canvas_pixels)
+
+
+def _occlusion_ratio(mesh: ProjectedMesh, bounds, verts_cam, K, visible_pixels: int,
+                     person_pixels_in_image: int | None, cull_backfaces: bool,
+                     max_canvas_pixels: int | None = None) -> float:
+    """`occlusion_ratio` of a mesh already projected (`raster.project_mesh`) from verts_cam with K, whose
+    `raster.front_bounds` are `bounds`."""
+    if bounds is None:
         return 1.0
-    u, v = fx * front[:, 0] / front[:, 2] + cx, fy * front[:, 1] / front[:, 2] + cy
-    # columns whose centre c + 0.5 can lie in [u.min(), u.max()]; rows likewise
-    x0, x1 = min(0, math.ceil(u.min() - 0.5)), max(width, math.floor(u.max() - 0.5) + 1)
-    y0, y1 = min(0, math.ceil(v.min() - 0.5)), max(height, math.floor(v.max() - 0.5) + 1)
+    u_min, u_max, v_min, v_max = bounds
+    width, height = mesh.width, mesh.height
+    # columns whose centre c + 0.5 can lie in [u_min, u_max]; rows likewise
+    x0, x1 = min(0, math.ceil(u_min - 0.5)), max(width, math.floor(u_max - 0.5) + 1)
+    y0, y1 = min(0, math.ceil(v_min - 0.5)), max(height, math.floor(v_max - 0.5) + 1)
+    limit = max_canvas_pixels or max(4 * width * height, 256 * 256)
+    s = min(1.0, math.sqrt(limit / ((x1 - x0) * (y1 - y0))))
     if (x0, y0, x1, y1) == (0, 0, width, height) and person_pixels_in_image is not None:
         total = float(person_pixels_in_image)
+    elif s == 1.0 and person_pixels_in_image is not None:
+        total = person_pixels_in_image + covered_outside(mesh, (x0, y0, x1, y1), cull_backfaces)
     else:
-        limit = max_canvas_pixels or max(4 * width * height, 256 * 256)
-        s = min(1.0, math.sqrt(limit / ((x1 - x0) * (y1 - y0))))
+        fx, fy, cx, cy = (float(x) for x in K)
         canvas_k = (fx * s, fy * s, (cx - x0) * s, (cy - y0) * s)
         canvas_w, canvas_h = max(math.ceil((x1 - x0) * s), 1), max(math.ceil((y1 - y0) * s), 1)
-        covered = int((rasterize(verts, faces, canvas_k, canvas_w, canvas_h, cull_backfaces)[0] >= 0).sum())
+        covered = int((rasterize(verts_cam, mesh.faces, canvas_k, canvas_w, canvas_h, cull_backfaces)[0] >= 0).sum())
         total = covered / (s * s)
     if total <= 0:
         return 1.0
