@@ -15,14 +15,6 @@ from hmr_bench.registry import UnknownNameError
 B, M = 2, 5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convs on a shared 2-core machine are many times slower with 2 threads than with 1."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def built():

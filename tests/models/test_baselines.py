@@ -12,14 +12,6 @@ from hmr_bench.models.multiroi import MODELS, ModelOutput, build_model
 HW = (48, 36)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensor work on a shared 2-core machine is far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _batch(B=3, seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -12,15 +12,6 @@ from hmr_bench.errors import InputError
 from hmr_bench.models.encoding import PositionalEncoding, pe_dim
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensor work on a shared 2-core machine is far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 def test_gamma_of_zero_layout(precision):
     out = PositionalEncoding(32, "official", precision)(torch.zeros(1, 3))[0]

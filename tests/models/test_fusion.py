@@ -15,14 +15,6 @@ from hmr_bench.registry import UnknownNameError
 D = 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensor work on a shared 2-core machine is far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _inputs(B=2, M=5, d=D, seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -16,14 +16,6 @@ from hmr_bench.models.projection import PROJECTIONS
 D = 12
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensor work on a shared 2-core machine is far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _means(seed=0):
     """Mean params whose rotations are known matrices: 6D = first two columns, row-major."""

@@ -16,14 +16,6 @@ from hmr_bench.registry import UnknownNameError
 HW = (48, 36)  # cnn-tiny's default crop
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensor work on a shared 2-core machine is far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _batch(B=2, M=5, hw=HW, seed=0):
     g = torch.Generator().manual_seed(seed)
