@@ -26,7 +26,7 @@ def test_info_reports_versions_device_body_model_and_cache(tmp_path, monkeypatch
     assert info["torch"] == torch.__version__
     assert info["device"].startswith(("cpu", "cuda"))
     assert info["cache"] == str(tmp_path / "cache")
-    assert info["body model"].startswith("free")
+    assert info["body model"].startswith("free (neutral, 6894 vertices, 10 betas")
     assert res.stderr == ""
 
 
