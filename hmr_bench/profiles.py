@@ -16,7 +16,7 @@ PROFILES: dict[str, dict] = {
     "smoke": {"data.synth_profile": "smoke", "data.crop_size": (36, 48), "model.backbone": "cnn-tiny",
               "model.fc1_dim": 512, "train.epochs": 2, "train.batch_size": 16, "train.lr": 1e-3},
     "cpu": {"data.synth_profile": "cpu", "data.crop_size": (48, 64), "model.backbone": "cnn-small",
-            "model.fc1_dim": 1024, "train.epochs": 6, "train.batch_size": 32, "train.lr": 5e-4},
+            "model.fc1_dim": 1024, "train.epochs": 6, "train.batch_size": 32, "train.lr": 1e-4},
     "paper": {"data.synth_profile": "paper", "data.crop_size": (192, 256), "model.backbone": "resnet50",
               "train.epochs": 25, "train.batch_size": 48, "train.lr": 1e-4, "train.eval_batch_size": 100},
 }
