@@ -64,40 +64,26 @@ def _table(session: nox.Session, table: str) -> None:
     session.run("hmr-bench", "run", table, *session.posargs)
 
 
-@nox.session(name="ablation-table2")
-def ablation_table2(session: nox.Session) -> None:
-    """Table 2 (RAF / L_cam / L_cont), every row × seed, with the paper's numbers beside the measured ones."""
-    _table(session, "table2")
+TABLE_SESSIONS = {  # nox session → (table in ablations/, what it runs)
+    "ablation-table2": ("table2", "Table 2 (RAF / L_cam / L_cont), every row × seed, paper numbers beside measured"),
+    "ablation-table3": ("table3", "Table 3 (relation encoding and PE length)"),
+    "ablation-table4": ("table4", "Table 4 (number of RoIs, M = 1..8)"),
+    "fig8": ("fig8", "Fig. 8 (RAF vs self-attention, validation curves)"),
+    "table1": ("table1", "Table 1 (HMR, CLIFF, Multi-RoI with the same backbone and data)"),
+    "discrepancies": ("discrepancies", "Each paper<->code discrepancy switched on its own against the official code"),
+}
 
 
-@nox.session(name="ablation-table3")
-def ablation_table3(session: nox.Session) -> None:
-    """Table 3 (relation encoding and PE length)."""
-    _table(session, "table3")
+def _table_session(table: str, doc: str):
+    def session_fn(session: nox.Session) -> None:
+        _table(session, table)
+
+    session_fn.__doc__ = doc
+    return session_fn
 
 
-@nox.session(name="ablation-table4")
-def ablation_table4(session: nox.Session) -> None:
-    """Table 4 (number of RoIs, M = 1..8)."""
-    _table(session, "table4")
-
-
-@nox.session
-def fig8(session: nox.Session) -> None:
-    """Fig. 8 (RAF vs self-attention, validation curves)."""
-    _table(session, "fig8")
-
-
-@nox.session
-def table1(session: nox.Session) -> None:
-    """Table 1 (HMR, CLIFF, Multi-RoI with the same backbone and data)."""
-    _table(session, "table1")
-
-
-@nox.session
-def discrepancies(session: nox.Session) -> None:
-    """Each paper<->code discrepancy switched on its own against the official code."""
-    _table(session, "discrepancies")
+for _name, (_table_name, _doc) in TABLE_SESSIONS.items():
+    nox.session(name=_name)(_table_session(_table_name, _doc))
 
 
 @nox.session

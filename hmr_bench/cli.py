@@ -69,23 +69,15 @@ def cmd_body_convert_smpl(args: argparse.Namespace) -> int:
 
     out = convert_smpl(args.pkl, args.out, gender=args.gender, h36m_regressor=args.h36m_regressor,
                        extra_regressor=args.extra_regressor, mean_params=args.mean_params)
-    body = load_body_model(out, gender=load_gender(out))
+    body = load_body_model(out, gender=None)
     print(f"wrote {out}: {body.describe()}")
     return 0
-
-
-def load_gender(path) -> str:
-    from hmr_bench.body.model_file import read_model_file
-
-    arrays = read_model_file(path)
-    return str(arrays["gender"]) if "gender" in arrays else "neutral"
 
 
 def cmd_body_check(args: argparse.Namespace) -> int:
     from hmr_bench.body.model import load_body_model
 
-    gender = "neutral" if args.model == "free" else load_gender(args.model)
-    print(load_body_model(args.model, gender=gender).describe())
+    print(load_body_model(args.model, gender=None).describe())
     return 0
 
 

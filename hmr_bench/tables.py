@@ -83,10 +83,7 @@ def load_table(name: str) -> Table:
         near = difflib.get_close_matches(name, names, n=1)
         raise InputError(tables_dir(), "table", found=repr(name), expected="one of " + ", ".join(names),
                          hint=f"did you mean '{near[0]}'?" if near else None)
-    spec = importlib.util.spec_from_file_location(f"hmr_bench_ablations_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    table = getattr(module, "TABLE", None)
+    table = getattr(_exec_file(path, f"hmr_bench_ablations_{name}"), "TABLE", None)
     if not isinstance(table, Table):
         raise InputError(path, "TABLE", found=type(table).__name__, expected="a hmr_bench.tables.Table")
     return table
@@ -97,7 +94,12 @@ def load_baseline(name: str) -> dict[str, Any]:
     path = REPO_DIR / "baselines" / f"{name}.py"
     if not path.exists():
         raise InputError(path.parent, "baseline", found=repr(name), expected="hmr or cliff")
-    spec = importlib.util.spec_from_file_location(f"hmr_bench_baselines_{name}", path)
+    return dict(_exec_file(path, f"hmr_bench_baselines_{name}").OVERRIDES)
+
+
+def _exec_file(path: Path, module_name: str):
+    """Runs a declaration file (ablations/, baselines/) as a module and returns it."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return dict(module.OVERRIDES)
+    return module

@@ -183,20 +183,22 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> dict[str, np.ndarray]:
     return read_model_file(path)
 
 
-def load_body_model(source: str | os.PathLike | None = None, gender: str = "neutral",
+def load_body_model(source: str | os.PathLike | None = None, gender: str | None = "neutral",
                     dtype: torch.dtype = torch.float32) -> BodyModel:
     """Loads a body model: ``"free"`` (default), a converted ``.npz`` file, or a folder of them.
+
+    gender: the gender asked for (a folder then gives ``SMPL_{GENDER}.npz``); None takes a file's own.
 
     Raises `InputError` for a missing, truncated or malformed file, or a raw SMPL pickle (with the command that
     converts it).
     """
     source = default_source() if source is None else source
-    path = resolve_model_path(source, gender)
+    path = resolve_model_path(source, gender or "neutral")
     if not path.exists():  # read_model_file says so too; checked here so stat() below cannot fail
         read_model_file(path)
     st = path.stat()
     arrays = _read_cached(str(path), st.st_mtime_ns, st.st_size)
     file_gender = str(arrays["gender"]) if "gender" in arrays else "neutral"
-    if file_gender != gender:
+    if gender is not None and file_gender != gender:
         raise InputError(path, "gender", found=repr(file_gender), expected=repr(gender))
     return BodyModel(arrays, "free" if str(source) == "free" else str(path), dtype=dtype)

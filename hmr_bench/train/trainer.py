@@ -77,14 +77,18 @@ def run_dir(config_hash: str) -> Path:
     return cache_root() / "runs" / config_hash
 
 
+def eval_loader(dataset, cfg: RunConfig, device):
+    """The evaluation DataLoader of a dataset: built once per run (its workers persist across epochs)."""
+    return make_loader(dataset, cfg.train.eval_batch_size, shuffle=False, seed=0, workers=cfg.data.workers,
+                       device=device)
+
+
 @torch.no_grad()
-def evaluate(model, body, dataset, cfg: RunConfig, protocol_name: str, split: str, device) -> dict:
-    """Per-sample metrics over a dataset: {"mpjpe": (N,), ..., "index": (N,), "action": [N]}."""
+def evaluate(model, body, loader, cfg: RunConfig, protocol_name: str, split: str, device) -> dict:
+    """Per-sample metrics over an `eval_loader`: {"mpjpe": (N,), ..., "index": (N,), "action": [N]}."""
     overrides = {"split": split} if protocol_name == "synth-test" else {}
     protocol = get_protocol(protocol_name, **overrides)
     model.eval()
-    loader = make_loader(dataset, cfg.train.eval_batch_size, shuffle=False, seed=0, workers=cfg.data.workers,
-                         device=device)
     parts: dict[str, list] = {}
     for batch in loader:
         batch = step.to_device(batch, device)
@@ -181,6 +185,7 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
     loader = ddp.shard_loader(make_loader(data.train, cfg.train.batch_size, shuffle=True, seed=cfg.train.seed,
                                           workers=cfg.data.workers, drop_last=True, device=device), d)
     show = progress and main
+    val_loader = eval_loader(data.val, cfg, device)  # workers start lazily, on rank 0's first validation
     for epoch in tqdm(range(start_epoch, cfg.train.epochs), desc=label, unit="epoch", initial=start_epoch,
                       total=cfg.train.epochs, leave=False, disable=not show):
         fwd.train()
@@ -203,7 +208,8 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
                 beat()
         bar.close()
 
-        ddp.on_main(d, partial(_validate, state, model, body, data, cfg, device, epoch, best, log_to, run_id))
+        ddp.on_main(d, partial(_validate, state, model, body, data, val_loader, cfg, device, epoch, best, log_to,
+                                run_id))
         rngs = ddp.all_gather(rng_state(), d)  # after validation: the state the next epoch starts from
         if ddp.on_main(d, partial(_save_last, state, model, opt, rngs, epoch, last, d, beat), share=True):
             raise RunConflictError(f"run {run_id} ({config_hash}) was taken over by another worker (no heartbeat "
@@ -217,7 +223,7 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
         model.load_state_dict(load_checkpoint(best)["model"])
         results = {}
         for name, dataset in data.test.items():
-            per_sample = evaluate(model, body, dataset, cfg, name, "test", device)
+            per_sample = evaluate(model, body, eval_loader(dataset, cfg, device), cfg, name, "test", device)
             results[name] = summary(per_sample)
             if log_to is not None:
                 log_to.log_metrics(run_id, "test", name, results[name])
@@ -243,10 +249,10 @@ class _State:
         return self.wall_before + time.time() - self.started
 
 
-def _validate(state: _State, model, body, data: RunData, cfg: RunConfig, device, epoch: int, best: Path, log_to,
-              run_id) -> None:
+def _validate(state: _State, model, body, data: RunData, val_loader, cfg: RunConfig, device, epoch: int, best: Path,
+              log_to, run_id) -> None:
     """Rank 0 after each epoch: validation metrics → history and store; best.pt when the epoch is the best."""
-    val = summary(evaluate(model, body, data.val, cfg, data.val_protocol, "val", device))
+    val = summary(evaluate(model, body, val_loader, cfg, data.val_protocol, "val", device))
     state.history.append({"epoch": epoch, **val})
     if log_to is not None:
         log_to.log_metrics(run_id, "val", data.val_protocol, val, epoch=epoch)

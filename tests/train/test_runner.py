@@ -40,8 +40,8 @@ def test_best_validation_epoch_is_the_one_tested(cache, monkeypatch):
     calls = []
     real_evaluate = trainer.evaluate
 
-    def evaluate(model, body, dataset, cfg, protocol_name, split, device):
-        out = real_evaluate(model, body, dataset, cfg, protocol_name, split, device)
+    def evaluate(model, body, loader, cfg, protocol_name, split, device):
+        out = real_evaluate(model, body, loader, cfg, protocol_name, split, device)
         calls.append(split)
         if split == "val" and calls.count("val") == 2 and cfg.train.epochs == 2:
             out["mpjpe"] = out["mpjpe"] + 1000.0  # epoch 2 looks much worse on validation
