@@ -39,9 +39,10 @@ class Job:
 @dataclass
 class JobOutcome:
     job: Job
-    status: str  # finished | skipped (cached) | busy (another worker) | failed
+    status: str  # finished | skipped (cached) | busy (another worker) | failed (NaN/Inf) | stopped (on_epoch)
     config_hash: str
     message: str = ""
+    run_id: str | None = None  # the store's run row, when this call ran it
 
 
 def git_sha() -> str | None:
@@ -145,44 +146,71 @@ def run_table(name: str, profile: str = "cpu", *, seeds=None, store_url: str | N
     yet; returns one outcome per job. A run whose loss goes NaN/Inf is marked failed and the others go on; any
     other error marks the current run failed and is raised. Under torchrun (`dist` active) every rank calls
     this; rank 0 alone opens the store, and only its outcomes carry run results."""
-    from hmr_bench.store import ResultsStore, RunConflictError
-    from hmr_bench.train.data import build_data
-    from hmr_bench.train.trainer import train_run
+    from hmr_bench.store import ResultsStore
 
     table = load_table(name)
     jobs = table_jobs(table, profile, seeds, overrides, variants, parse_shard(shard))
-    main = dist.is_main
     store = on_main(dist, lambda: ResultsStore(store_url))  # fail now, not after an hour of training
-    sha = git_sha() if main else None
-    data_cache: dict[str, object] = {}
-    outcomes = []
-    for job in tqdm(jobs, desc=f"{name} ({profile})", unit="run", disable=not (progress and main)):
-        data_id = repr((job.cfg.data, job.cfg.body_model))
-        if data_id not in data_cache:
-            data_cache[data_id] = main_first(dist, partial(build_data, job.cfg, data_root))
-        data = data_cache[data_id]
+    runner = JobRunner(store, profile, data_root=data_root, device=device, progress=progress, dist=dist)
+    return [runner.run(job, force=force)
+            for job in tqdm(jobs, desc=f"{name} ({profile})", unit="run", disable=not (progress and dist.is_main))]
+
+
+class JobRunner:
+    """Runs jobs one at a time against one store, building each dataset once. Used by `run_table` and by sweeps
+    (a sweep trial is a normal job: same hashing, caching, claims and resume)."""
+
+    def __init__(self, store, profile: str, *, data_root: str | None = None, device: str = "cpu",
+                 progress: bool = True, dist: Dist = SINGLE):
+        self.store, self.profile, self.data_root = store, profile, data_root
+        self.device, self.progress, self.dist = device, progress, dist
+        self.sha = git_sha() if dist.is_main else None
+        self._data: dict[str, object] = {}
+
+    def data(self, cfg: RunConfig):
+        from hmr_bench.train.data import build_data
+
+        data_id = repr((cfg.data, cfg.body_model))
+        if data_id not in self._data:
+            self._data[data_id] = main_first(self.dist, partial(build_data, cfg, self.data_root))
+        return self._data[data_id]
+
+    def config_hash(self, cfg: RunConfig) -> str:
+        data = self.data(cfg)
         # a DDP run (per-rank BatchNorm, averaged gradients) is a different experiment from a 1-process run
-        config_hash = job.cfg.hash(data.key if dist.world == 1 else f"{data.key}|world={dist.world}")
-        decision = on_main(dist, partial(_decide, store, job, config_hash, data.key, profile, device, sha, force,
-                                         dist.world), share=True)
+        return cfg.hash(data.key if self.dist.world == 1 else f"{data.key}|world={self.dist.world}")
+
+    def run(self, job: Job, *, force: bool = False, on_epoch=None) -> JobOutcome:
+        """Trains and tests `job` unless finished before (status "skipped") or held by another live worker
+        ("busy"); a NaN/Inf loss gives "failed", a `StopRun` from `on_epoch` gives "stopped" (both marked failed
+        in the store, with the reason); any other error marks the run failed and is raised."""
+        from hmr_bench.store import RunConflictError
+        from hmr_bench.train.trainer import StopRun, train_run
+
+        dist, store, main = self.dist, self.store, self.dist.is_main
+        data = self.data(job.cfg)
+        config_hash = self.config_hash(job.cfg)
+        decision = on_main(dist, partial(_decide, store, job, config_hash, data.key, self.profile, self.device,
+                                         self.sha, force, dist.world), share=True)
         if decision.status != "run":
-            outcomes.append(JobOutcome(job, decision.status, config_hash, decision.message))
-            continue
+            return JobOutcome(job, decision.status, config_hash, decision.message)
         run_id = decision.run_id
+        where = f"{job.table}/{job.row.name} seed {job.seed}"
         try:
-            result = train_run(job.cfg, data, config_hash, store=store, run_id=run_id, device=device,
-                               progress=progress, dist=dist, label=f"{job.row.name} seed {job.seed}")
-        except NonFiniteLossError as e:
-            on_main(dist, partial(store.fail_run, run_id, f"non-finite loss: {e}") if main else None)
-            if main:
-                log.warning("%s/%s seed %d failed: %s", name, job.row.name, job.seed, e)
-            outcomes.append(JobOutcome(job, "failed", config_hash, str(e)))
-            continue
+            result = train_run(job.cfg, data, config_hash, store=store, run_id=run_id, device=self.device,
+                               progress=self.progress, dist=dist, label=f"{job.row.name} seed {job.seed}",
+                               on_epoch=on_epoch)
+        except (NonFiniteLossError, StopRun) as e:
+            status, reason = ("failed", "non-finite loss") if isinstance(e, NonFiniteLossError) else ("stopped",
+                                                                                                       "stopped")
+            on_main(dist, partial(store.fail_run, run_id, f"{reason}: {e}") if main else None)
+            if main and status == "failed":
+                log.warning("%s failed: %s", where, e)
+            return JobOutcome(job, status, config_hash, str(e))
         except RunConflictError as e:  # another worker took the run over: its row is no longer ours to write
             if main:
-                log.warning("%s/%s seed %d: %s", name, job.row.name, job.seed, e)
-            outcomes.append(JobOutcome(job, "busy", config_hash, str(e)))
-            continue
+                log.warning("%s: %s", where, e)
+            return JobOutcome(job, "busy", config_hash, str(e))
         except BaseException as e:
             if main:
                 try:
@@ -191,5 +219,4 @@ def run_table(name: str, profile: str = "cpu", *, seeds=None, store_url: str | N
                     log.error("could not mark run %s failed: %s", run_id, store_error)
             raise
         on_main(dist, partial(store.finish_run, run_id, result.wall_time) if main else None)
-        outcomes.append(JobOutcome(job, "finished", config_hash))
-    return outcomes
+        return JobOutcome(job, "finished", config_hash, run_id=run_id)

@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 SELECT_METRIC = "mpjpe"  # checkpoint selection on the validation split
 
 
+class StopRun(Exception):
+    """Raised by an `on_epoch` callback to end a run after an epoch (e.g. a sweep trial pruned); the run keeps its
+    checkpoints and is not tested."""
+
+
+def _call_on_epoch(on_epoch, epoch: int, state) -> str | None:
+    """Rank 0: the callback's StopRun message, or None to go on (shared with every rank)."""
+    try:
+        on_epoch(epoch, {k: v for k, v in state.history[-1].items() if k != "epoch"})
+    except StopRun as e:
+        return str(e) or "stopped by the epoch callback"
+    return None
+
+
 @dataclass
 class RunResult:
     test: dict[str, dict[str, float]]  # protocol → metric → mean (mm)
@@ -107,8 +121,11 @@ def summary(per_sample: dict) -> dict[str, float]:
 
 def train_run(cfg: RunConfig, data: RunData, config_hash: str, *, store=None, run_id: str | None = None,
               device: str | torch.device = "cpu", progress: bool = True, heartbeat_s: float = 30.0,
-              dist: ddp.Dist = ddp.SINGLE, label: str = "run") -> RunResult | None:
+              dist: ddp.Dist = ddp.SINGLE, label: str = "run", on_epoch=None) -> RunResult | None:
     """Trains `cfg` on `data`; logs per-epoch validation and final test metrics to `store` under `run_id`.
+
+    `on_epoch(epoch, val)` is called on rank 0 after each epoch's validation (and checkpoint), with `val` the
+    validation means {"mpjpe": ..., ...}; it may raise `StopRun` to end the run there (a pruned sweep trial).
 
     Returns the RunResult on rank 0 (None on the other ranks). Raises `NonFiniteLossError` (every rank) when a
     loss is NaN/Inf, `RunConflictError` when the store says another worker took the run over, `InputError` for
@@ -117,7 +134,8 @@ def train_run(cfg: RunConfig, data: RunData, config_hash: str, *, store=None, ru
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.train.threads or max(1, len(os.sched_getaffinity(0)) // dist.local_world))
     try:
-        return _train(cfg, data, config_hash, store, run_id, torch.device(device), progress, heartbeat_s, dist, label)
+        return _train(cfg, data, config_hash, store, run_id, torch.device(device), progress, heartbeat_s, dist, label,
+                      on_epoch)
     finally:
         torch.set_num_threads(threads)
 
@@ -150,7 +168,7 @@ def read_resume_checkpoint(path: Path) -> dict | None:
                          "store are not affected") from e
 
 
-def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s, d: ddp.Dist, label):
+def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s, d: ddp.Dist, label, on_epoch):
     from hmr_bench.body import load_body_model
     from hmr_bench.store import RunConflictError
 
@@ -214,6 +232,10 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
         if ddp.on_main(d, partial(_save_last, state, model, opt, rngs, epoch, last, d, beat), share=True):
             raise RunConflictError(f"run {run_id} ({config_hash}) was taken over by another worker (no heartbeat "
                                    "reached the store in time); this worker stops it")
+        if on_epoch is not None:
+            stop = ddp.on_main(d, partial(_call_on_epoch, on_epoch, epoch, state), share=True)
+            if stop is not None:
+                raise StopRun(stop)
 
     if not ddp.on_main(d, lambda: state.best_epoch >= 0, share=True):
         raise NonFiniteLossError({f"val {SELECT_METRIC}": float("nan")},
