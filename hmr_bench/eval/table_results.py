@@ -30,6 +30,7 @@ class TableResult:
     protocol: str
     rows: list[RowResult]
     claims: list[tuple[object, Assessment | None]]
+    trivial: dict[str, float] = field(default_factory=dict)  # the trivial baseline's test metrics on the same data
 
 
 def table_result(store, table: Table, profile: str, protocol: str | None = None) -> TableResult:
@@ -72,7 +73,22 @@ def table_result(store, table: Table, profile: str, protocol: str | None = None)
         row = next((r for r in rows if r.name == c.row), None)
         ci = row.diff.get(c.metric) if row else None
         claims.append((c, assess(c, ci) if ci is not None else None))
-    return TableResult(table, profile, protocol, rows, claims)
+    return TableResult(table, profile, protocol, rows, claims, trivial_metrics(store, finished, protocol))
+
+
+def trivial_metrics(store, runs: list[dict], protocol: str) -> dict[str, float]:
+    """Test metrics of the trivial baseline (mean pose, shape, camera) on the data of `runs`, or {} if not stored
+    (or if the runs used several datasets)."""
+    from hmr_bench.train.runner import TRIVIAL_TABLE
+
+    keys = {r["dataset_key"] for r in runs}
+    if len(keys) != 1:
+        return {}
+    trivial = [r for r in store.runs(table=TRIVIAL_TABLE, status="finished") if r["dataset_key"] in keys]
+    if not trivial:
+        return {}
+    rows = store.metrics([trivial[-1]["run_id"]], split="test")
+    return {m["name"]: m["value"] for m in rows if m["dataset"] == protocol}
 
 
 def _fmt(iv: Interval | None) -> str:
@@ -101,6 +117,9 @@ def format_text(res: TableResult) -> str:
         if r.failed:
             line += f"   ({r.failed} failed)"
         lines.append(line)
+    if res.trivial:
+        lines += ["", "Trivial baseline (mean pose, shape and camera; no image): "
+                  + ", ".join(f"{m} {res.trivial[m]:.1f}" for m in ("mpjpe", "pa_mpjpe", "pve") if m in res.trivial)]
     if res.claims:
         lines += ["", "Claims:"]
         for c, a in res.claims:

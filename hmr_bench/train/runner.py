@@ -26,6 +26,7 @@ from hmr_bench.tables import Row, Table, load_table
 from hmr_bench.train.ddp import SINGLE, Dist, main_first, on_main
 
 log = logging.getLogger(__name__)
+TRIVIAL_TABLE = "trivial"  # the store's table of trivial-baseline runs (one per dataset and body model)
 
 
 @dataclass
@@ -152,6 +153,9 @@ def run_table(name: str, profile: str = "cpu", *, seeds=None, store_url: str | N
     jobs = table_jobs(table, profile, seeds, overrides, variants, parse_shard(shard))
     store = on_main(dist, lambda: ResultsStore(store_url))  # fail now, not after an hour of training
     runner = JobRunner(store, profile, data_root=data_root, device=device, progress=progress, dist=dist)
+    if dist.is_main:
+        for cfg in {repr((j.cfg.data, j.cfg.body_model)): j.cfg for j in jobs}.values():
+            runner.trivial_baseline(cfg)
     return [runner.run(job, force=force)
             for job in tqdm(jobs, desc=f"{name} ({profile})", unit="run", disable=not (progress and dist.is_main))]
 
@@ -179,6 +183,39 @@ class JobRunner:
         data = self.data(cfg)
         # a DDP run (per-rank BatchNorm, averaged gradients) is a different experiment from a 1-process run
         return cfg.hash(data.key if self.dist.world == 1 else f"{data.key}|world={self.dist.world}")
+
+    def trivial_baseline(self, cfg: RunConfig) -> str:
+        """The trivial baseline (mean pose, shape and camera; `eval.trivial`) on the test sets of `cfg`'s data, as a
+        finished run of table `TRIVIAL_TABLE` in the store (cached by data and body model); returns its hash."""
+        import time
+
+        import torch
+
+        from hmr_bench.body import load_body_model
+        from hmr_bench.eval.trivial import MeanPredictor
+        from hmr_bench.store.store import runtime_env
+        from hmr_bench.train.trainer import eval_loader, evaluate, summary
+
+        data = self.data(cfg)
+        config_hash = RunConfig(data=cfg.data, body_model=cfg.body_model).hash(f"trivial|{data.key}")
+        if self.store.find_finished(config_hash):
+            return config_hash
+        t0 = time.time()
+        run_id = self.store.start_run(config_hash, TRIVIAL_TABLE, "mean-params", 0, self.profile, cfg.to_dict(),
+                                      data.key, runtime_env(self.device), git_sha=self.sha, force=True)
+        body = load_body_model(cfg.body_model).to(self.device)
+        model = MeanPredictor(body).to(self.device)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(cfg.train.threads or threads)
+        try:
+            for name, dataset in data.test.items():
+                per_sample = evaluate(model, body, eval_loader(dataset, cfg, self.device), cfg, name, "test",
+                                      self.device)
+                self.store.log_metrics(run_id, "test", name, summary(per_sample))
+        finally:
+            torch.set_num_threads(threads)
+        self.store.finish_run(run_id, time.time() - t0)
+        return config_hash
 
     def run(self, job: Job, *, force: bool = False, on_epoch=None) -> JobOutcome:
         """Trains and tests `job` unless finished before (status "skipped") or held by another live worker

@@ -81,6 +81,12 @@ def build_model(cfg: RunConfig, body):
     return model
 
 
+def make_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    """Adam (spec §5), fused: one kernel for all parameters. On 2 CPU cores the per-tensor loop took ~8× longer
+    for the same 3 M parameters (24 vs 3 ms a step, 1 thread) and the same maths."""
+    return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=True)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (the global RNG that libraries use)
@@ -177,7 +183,7 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
     seed_everything(cfg.train.seed)
     body = load_body_model(cfg.body_model).to(device)
     model = build_model(cfg, body).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = make_optimizer(model, cfg)
     folder = run_dir(config_hash)
     last, best = folder / "last.pt", folder / "best.pt"
     log_to = store if main and run_id is not None else None

@@ -230,3 +230,46 @@ def test_data_root_without_the_files(cache, tmp_path, capsys):
     rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--variants", "full", "--quiet", "--set",
                       "data.source=real", "--data-root", str(empty))
     assert rc == 2 and f"--data-root {empty}: found missing coco: annotations coco_2014_smpl_train.npz" in err
+
+
+# ------------------------------------------------------------------ epoch callback, trivial baseline
+
+def test_on_epoch_sees_each_validation_and_stop_run_ends_the_run(cache):
+    """The callback gets each epoch's validation means; StopRun after epoch 1 ends the run there: "stopped" in the
+    outcome, failed with the reason in the store, last.pt at epoch 0, no test metrics."""
+    from hmr_bench.store import ResultsStore
+    from hmr_bench.train.runner import JobRunner
+
+    store = ResultsStore(cache / "r.sqlite")
+    job = table_jobs(load_table("table2"), "smoke", seeds=[0], overrides=tiny(train__epochs=3), variants=["full"])[0]
+    seen = []
+
+    def on_epoch(epoch, val):
+        seen.append((epoch, val))
+        if epoch == 0:
+            raise trainer.StopRun("pruned at epoch 1")
+
+    out = JobRunner(store, "smoke", progress=False).run(job, on_epoch=on_epoch)
+    assert out.status == "stopped" and "pruned at epoch 1" in out.message
+    assert [e for e, _ in seen] == [0]
+    run = store.runs()[-1]
+    assert run["status"] == "failed" and "pruned at epoch 1" in run["message"]
+    curve = store.curve(run["run_id"], "mpjpe", "val")
+    assert curve["value"].tolist() == pytest.approx([seen[0][1]["mpjpe"]])
+    assert load_checkpoint(cache / "runs" / out.config_hash / "last.pt")["epoch"] == 0
+    assert final_test_metrics(store, run["run_id"]) == {}
+
+
+def test_table_run_stores_the_trivial_baseline_once_and_prints_it(cache, capsys):
+    url = f"sqlite:///{cache / 'r.sqlite'}"
+    assert cli_main(["run", "table2", "--profile", "smoke", "--variants", "full", "--store", url, "--quiet",
+                     *set_args(tiny(train__epochs=1))]) == 0
+    store = ResultsStore(url)
+    trivial = [r for r in store.runs() if r["table"] == "trivial"]
+    assert len(trivial) == 1 and trivial[0]["status"] == "finished"
+    m = {r["name"]: r["value"] for r in store.metrics([trivial[0]["run_id"]], split="test")}
+    out = capsys.readouterr().out
+    assert f"mpjpe {m['mpjpe']:.1f}" in out and "Trivial baseline" in out
+    assert cli_main(["run", "table2", "--profile", "smoke", "--variants", "full", "--store", url, "--quiet",
+                     *set_args(tiny(train__epochs=1))]) == 0
+    assert len([r for r in store.runs() if r["table"] == "trivial"]) == 1  # cached, not recomputed

@@ -33,6 +33,7 @@ class SynthConfig:
     distance_m: tuple[float, float] = (2.0, 12.0)  # depth of the pelvis, drawn log-uniformly
     fov_jitter: float = 0.3  # focal = sqrt(W²+H²)·exp(U(−j, j)); 0 = always the CLIFF default
     border_margin: float = 0.05  # pelvis pixel drawn in [−margin, 1+margin] of the image (fraction)
+    heading_deg: tuple[float, float] = (0.0, 360.0)  # body heading drawn uniformly in [lo, hi); 0 faces the camera
     tilt_std_deg: float = 8.0
     betas_std: float = 1.0
     betas_extreme_fraction: float = 0.2  # this share of bodies draws betas with std 1.6 (tall/short/heavy/light)
@@ -57,6 +58,9 @@ class SynthConfig:
         lo, hi = self.distance_m
         if not 0.5 <= lo <= hi:
             raise InputError("SynthConfig", "distance_m", found=self.distance_m, expected="0.5 <= near <= far")
+        if not -360.0 <= self.heading_deg[0] <= self.heading_deg[1] <= 360.0:
+            raise InputError("SynthConfig", "heading_deg", found=self.heading_deg,
+                             expected="(lo, hi) with -360 <= lo <= hi <= 360")
         if not 0.0 <= self.difficulty <= 1.0:
             raise InputError("SynthConfig", "difficulty", found=self.difficulty, expected="a value in [0, 1]")
 
@@ -89,7 +93,7 @@ def sample_scene(cfg: SynthConfig, split: str, index: int) -> Scene:
     rng = image_rng(cfg, split, index)
     action = cfg.actions[int(rng.integers(len(cfg.actions)))]
     body_pose = sample_action_pose(rng, action, 1)[0]
-    heading = float(rng.uniform(0.0, 360.0))
+    heading = float(rng.uniform(*cfg.heading_deg))
     tilt = rng.standard_normal(3) * cfg.tilt_std_deg
     tilt[1] = 0.0  # heading is separate
     r_body = Rotation.from_euler("y", heading, degrees=True)
