@@ -62,6 +62,19 @@ def _table(session: nox.Session, table: str) -> None:
     """
     install(session, "-e", ".")
     session.run("hmr-bench", "run", table, *session.posargs)
+    session.run("hmr-bench", "report", "--out", str(ROOT / "reports"), "--tables", table,
+                *_store_args(session.posargs))
+
+
+def _store_args(posargs) -> list[str]:
+    """The `--store URL` (or `--store=URL`) among a session's arguments, for the report that follows the run."""
+    args = list(posargs)
+    for i, a in enumerate(args):
+        if a == "--store" and i + 1 < len(args):
+            return ["--store", args[i + 1]]
+        if a.startswith("--store="):
+            return [a]
+    return []
 
 
 TABLE_SESSIONS = {  # nox session → (table in ablations/, what it runs)
@@ -84,6 +97,20 @@ def _table_session(table: str, doc: str):
 
 for _name, (_table_name, _doc) in TABLE_SESSIONS.items():
     nox.session(name=_name)(_table_session(_table_name, _doc))
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Rebuilds every HTML report under reports/ from the results store (no training); `-- --store URL` etc."""
+    install(session, "-e", ".")
+    session.run("hmr-bench", "report", "--out", str(ROOT / "reports"), *session.posargs)
+
+
+@nox.session
+def sweep(session: nox.Session) -> None:
+    """Optuna sweep over the consistency weights, e.g. `nox -s sweep -- --trials 20 --profile cpu`."""
+    install(session, "-e", ".")
+    session.run("hmr-bench", "sweep", *session.posargs)
 
 
 @nox.session

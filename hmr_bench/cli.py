@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     ck = bsub.add_parser("check", help="load a body model and describe it")
     ck.add_argument("model", nargs="?", default="free", help="'free' or a converted .npz")
     ck.set_defaults(func=cmd_body_check)
+
+    from hmr_bench.report.cli import add_parser as add_report_parser
+    from hmr_bench.sweep.cli import add_parser as add_sweep_parser
+
+    add_report_parser(sub)
+    add_sweep_parser(sub)
     return p
 
 

@@ -94,6 +94,17 @@ samples = Table(
     PrimaryKeyConstraint("run_id", "split", "dataset", "metric", "sample_index"),
 )
 
+# A finished run also counts for another (table, variant) with the same config hash (Table 4's M = 5 is Table 2's
+# full model): the runner records the link instead of training the config again.
+run_aliases = Table(
+    "run_aliases", metadata,
+    Column("table", String(64), primary_key=True),
+    Column("variant", String(128), primary_key=True),
+    Column("seed", Integer, primary_key=True),
+    Column("profile", String(64), primary_key=True),
+    Column("run_id", String(36), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+)
+
 store_info = Table(
     "store_info", metadata,
     Column("key", String(64), primary_key=True),

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import and_, event, func, insert, select, update
+from sqlalchemy import and_, delete, event, func, insert, select, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -365,8 +365,24 @@ class ResultsStore:
             raise _unknown_run(run_id)
         return _run_dict(row)
 
+    def add_alias(self, table: str, variant: str, seed: int, profile: str, run_id: str) -> None:
+        """Records that run `run_id` (of another table/variant, same config hash) is also (table, variant, seed)
+        under `profile`; replaces an earlier link of that key."""
+        a = schema.run_aliases
+
+        def write(conn):
+            self._require_run(conn, run_id)
+            conn.execute(delete(a).where(a.c["table"] == table, a.c.variant == variant, a.c.seed == seed,
+                                         a.c.profile == profile))
+            conn.execute(insert(a).values(table=table, variant=variant, seed=seed, profile=profile, run_id=run_id))
+
+        self._write(write, "record an alias run")
+
     def runs(self, table: str | None = None, status: str | None = None) -> list[dict]:
-        """Run rows (oldest first) as dicts with every column of `schema.runs`; ``config`` and ``env`` parsed."""
+        """Run rows (oldest first) as dicts with every column of `schema.runs`; ``config`` and ``env`` parsed.
+
+        With `table`, the runs recorded for it by `add_alias` come too, each as its own row re-labelled with the
+        alias's table, variant and seed, and ``alias_of`` = "<table>/<variant>" of the run's own row."""
         r = schema.runs
         if status is not None and status not in schema.STATUSES:
             raise InputError("ResultsStore.runs", "status", found=repr(status),
@@ -376,7 +392,21 @@ class ResultsStore:
             q = q.where(r.c["table"] == table)
         if status is not None:
             q = q.where(r.c.status == status)
-        return [_run_dict(row) for row in self._read(lambda conn: conn.execute(q).all())]
+        out = [_run_dict(row) for row in self._read(lambda conn: conn.execute(q).all())]
+        if table is None:
+            return out
+        a = schema.run_aliases
+        qa = select(r, a.c.variant.label("alias_variant"), a.c.seed.label("alias_seed"),
+                    a.c.profile.label("alias_profile")).join(a, a.c.run_id == r.c.run_id).where(a.c["table"] == table)
+        if status is not None:
+            qa = qa.where(r.c.status == status)
+        for row in self._read(lambda conn: conn.execute(qa).all()):
+            d = row._asdict()
+            variant, seed, profile = d.pop("alias_variant"), d.pop("alias_seed"), d.pop("alias_profile")
+            d = _run_dict(_Row(d))
+            d.update(alias_of=f"{d['table']}/{d['variant']}", table=table, variant=variant, seed=seed, profile=profile)
+            out.append(d)
+        return out
 
     # ---------------------------------------------------------------- metrics and curves
 
@@ -665,6 +695,16 @@ def _conflict_text(config_hash: str, blocking) -> str:
 def _unknown_run(run_id: str) -> InputError:
     return InputError("results store", "run_id", found=repr(run_id), expected="the id of a run in this store "
                       "(from start_run / claim_run)")
+
+
+class _Row:
+    """A plain dict dressed as a result row (for `_run_dict`)."""
+
+    def __init__(self, d: dict):
+        self.d = d
+
+    def _asdict(self) -> dict:
+        return dict(self.d)
 
 
 def _run_dict(row) -> dict:

@@ -117,7 +117,12 @@ def _decide(store, job: Job, config_hash: str, data_key: str, profile: str, devi
     from hmr_bench.store.store import runtime_env
     from hmr_bench.train.trainer import run_dir
 
-    if not force and store.find_finished(config_hash):
+    done = None if force else store.find_finished(config_hash)
+    if done is not None:
+        if (done["table"], done["variant"], done["seed"]) != (job.table, job.row.name, job.seed):
+            store.add_alias(job.table, job.row.name, job.seed, profile, done["run_id"])  # same config elsewhere
+            return _Decision("skipped", message=f"same config as {done['table']}/{done['variant']} seed "
+                             f"{done['seed']} (finished before)")
         return _Decision("skipped", message="finished before (cached)")
     claim = dict(config_hash=config_hash, table=job.table, variant=job.row.name, seed=job.seed, profile=profile,
                  config=job.cfg.to_dict(), dataset_key=data_key, env=runtime_env(device) | {"world_size": world},

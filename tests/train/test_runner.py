@@ -273,3 +273,22 @@ def test_table_run_stores_the_trivial_baseline_once_and_prints_it(cache, capsys)
     assert cli_main(["run", "table2", "--profile", "smoke", "--variants", "full", "--store", url, "--quiet",
                      *set_args(tiny(train__epochs=1))]) == 0
     assert len([r for r in store.runs() if r["table"] == "trivial"]) == 1  # cached, not recomputed
+
+
+def test_a_config_shared_by_two_tables_trains_once_and_counts_in_both(cache):
+    """Table 4's M = 5 is Table 2's full model (same config hash): running Table 4 after Table 2 skips it as
+    cached, and Table 4's results show it (through the store's alias) with Table 2's numbers."""
+    from hmr_bench.eval.table_results import table_result
+
+    url = f"sqlite:///{cache / 'r.sqlite'}"
+    kw = dict(store_url=url, overrides=tiny(train__epochs=1), progress=False)
+    full = run_table("table2", "smoke", variants=["full"], **kw)
+    m5 = run_table("table4", "smoke", variants=["M5"], **kw)
+    assert m5[0].config_hash == full[0].config_hash and m5[0].status == "skipped"
+    store = ResultsStore(url)
+    assert len([r for r in store.runs() if r["table"] != "trivial"]) == 1  # trained once
+    res = table_result(store, load_table("table4"), "smoke")
+    row = next(r for r in res.rows if r.name == "M5")
+    assert row.seeds["mpjpe"] == {0: final_test_metrics(store, full[0].run_id)["mpjpe"]}
+    aliased = store.runs(table="table4")
+    assert [(r["variant"], r["alias_of"]) for r in aliased] == [("M5", "table2/full")]

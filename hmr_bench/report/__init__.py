@@ -1,0 +1,20 @@
+"""Reproducible HTML reports of the paper tables: paper numbers beside measured ones, from the results store.
+
+    from hmr_bench.report import build_reports
+    written = build_reports(ResultsStore(url), "reports")     # index.html, table2.html, table2.csv, table2.md, ...
+
+`collect` reads the store (statistics from `hmr_bench.eval`), `plots` draws the figures, `gallery` renders
+predicted meshes over test images, `export` writes CSV / Markdown, `build` fills the Jinja2 templates,
+`cli` is `hmr-bench report`. Importing the package is cheap (the CLI builds its parser from `report.cli`);
+matplotlib and jinja2 load with `build`.
+"""
+
+__all__ = ["build_reports"]
+
+
+def __getattr__(name: str):
+    if name == "build_reports":
+        from hmr_bench.report.build import build_reports
+
+        return build_reports
+    raise AttributeError(f"module 'hmr_bench.report' has no attribute {name!r}")

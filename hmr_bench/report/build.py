@@ -1,0 +1,345 @@
+"""Builds the report: one self-contained HTML page per table (plus Fig. 7 and an index), each beside its CSV and
+Markdown, from the results store alone (no training).
+
+    written = build_reports(ResultsStore(url), "reports", tables=["table2"], bench_dir=".benchmarks")
+
+Pages open from disk with no network: CSS, JS and figures (inline SVG) and gallery images (data: URIs) are
+inside the file. A table, a row or a seed that has not been run shows as "not run" with the command that runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from hmr_bench.errors import InputError
+from hmr_bench.eval.stats import VERDICT_RULE
+from hmr_bench.io import atomic_write
+from hmr_bench.report import collect, export, plots, provenance
+from hmr_bench.report.bench import NOT_MEASURED, fps_series, load_bench
+from hmr_bench.tables import Table, load_table, table_names
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PAGE_ORDER = ("table1", "table2", "table3", "table4", "fig7", "fig8", "discrepancies")
+FIG7_TABLE = "table1"  # the paper's Fig. 7 compares the methods of Table 1 per action and per joint
+SYNTH_NOTE = ("Measured on SynthHMR: the paper's numbers come from real data (3DPW / H36M) and are shown for "
+              "orientation; the verdicts test the direction of the paper's effects, not their size.")
+
+
+@dataclass
+class Cell:
+    kind: str
+    value: float | None
+    text: str
+    paper: bool = False
+
+
+@dataclass
+class Extra:
+    """Extra columns of a results table: heads, and row → cells."""
+
+    heads: list[str]
+    cells: dict[str, list[Cell]]
+
+
+@dataclass
+class PageSection:
+    """Everything one section of a page shows."""
+
+    sec: collect.Section
+    prov: dict
+    forest: str | None = None
+    extra: Extra | None = None
+    bd: collect.Breakdown | None = None
+    bd_plots: dict = field(default_factory=dict)
+    curves: str | None = None
+    curve_data: dict = field(default_factory=dict)
+    gallery: object = None
+    rois: str | None = None
+    fps: str | None = None
+    fps_note: str | None = None
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals.update(interval=export.interval, signed=export.signed, num=export.num, full=export.full,
+                       row_status=export.row_status, verdict_rule=VERDICT_RULE,
+                       css=(HERE / "static" / "report.css").read_text(), js=(HERE / "static" / "sort.js").read_text())
+    return env
+
+
+def page_label(name: str) -> str:
+    """The short name of a page in the navigation: 'Table 2', 'Fig. 8', 'Discrepancies'."""
+    if name == "fig7":
+        return "Fig. 7"
+    title = load_table(name).title if name in table_names() else name
+    m = re.match(r"(Table \d+|Fig\. \d+)", title)
+    return m.group(1) if m else name.capitalize()
+
+
+def _store_args(store) -> str:
+    from hmr_bench.store import default_url, redact_url
+
+    return "" if store.url_redacted == redact_url(default_url()) else f" --store {store.url_redacted}"
+
+
+def _page_order(names) -> list[str]:
+    return sorted(names, key=lambda n: (PAGE_ORDER.index(n) if n in PAGE_ORDER else len(PAGE_ORDER), n))
+
+
+def _prov(sec: collect.Section) -> dict:
+    rows = provenance.run_rows(sec.runs)
+    for r in rows:
+        r["command"] = collect.run_command(sec.table.name, sec.profile, [r["seed"]], [r["variant"]], sec.set_args)
+    return {"summary": provenance.summary(sec.runs, sec.seeds), "runs": rows}
+
+
+def _config_value(run: dict, dotted: str):
+    """A value of a run's stored config by dotted key, or None when the config does not hold it."""
+    v = run.get("config")
+    for part in dotted.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
+
+
+def _profile_value(profile: str, dotted: str, default):
+    """A value of the profile's base config (the default for a profile that is not one of PROFILES)."""
+    from hmr_bench.profiles import PROFILES, profile_config
+
+    if profile not in PROFILES:
+        return default
+    v = profile_config(profile)
+    for part in dotted.split("."):
+        v = getattr(v, part)
+    return v
+
+
+def _num_rois(row, sec: collect.Section) -> int:
+    """M of a table row: from its finished runs' config, else its overrides, else the profile's."""
+    for r in sec.finished:
+        if r["variant"] == row.name and _config_value(r, "data.num_rois") is not None:
+            return int(_config_value(r, "data.num_rois"))
+    if "data.num_rois" in row.overrides:
+        return int(row.overrides["data.num_rois"])
+    return int(_profile_value(sec.profile, "data.num_rois", 5))
+
+
+def is_roi_table(table: Table) -> bool:
+    """A table whose rows vary the number of RoIs (Table 4): accuracy and FPS against M."""
+    return sum("data.num_rois" in r.overrides for r in table.rows) >= 2
+
+
+def _roi_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
+    """Table 4: accuracy vs M plot, FPS columns from the benchmark records, FPS vs M plot."""
+    sec = page.sec
+    rows = {r.name: r for r in sec.table.rows}
+    m_of = {rr.name: _num_rois(rows[rr.name], sec) for rr in sec.result.rows}
+    points = sorted(({"m": m_of[rr.name], "mean": rr.mean,
+                      "paper": {k: v for k, v in rr.paper.items() if k in sec.table.metrics}}
+                     for rr in sec.result.rows), key=lambda p: p["m"])
+    page.rois = plots.rois_plot(points, sec.table.metrics, f"{name}-rois")
+    paper_fps = {m_of[r.name]: r.paper["fps"] for r in sec.table.rows if "fps" in r.paper and r.name in m_of}
+    series = fps_series(bench) if bench else []
+    backbones = Counter(b for b in (_config_value(r, "model.backbone") for r in sec.finished) if b)
+    backbone = backbones.most_common(1)[0][0] if backbones else _profile_value(sec.profile, "model.backbone", "?")
+    match = [s for s in series if s.backbone == backbone][:3]
+    heads = ["FPS paper"] + ([f"FPS {s.label}" for s in match] or ["FPS measured"])
+    cells = {}
+    if bench is None:
+        page.fps_note = NOT_MEASURED
+    elif not match:
+        page.fps_note = (f"no benchmark record for this profile's backbone {backbone} (records: "
+                         + ", ".join(sorted({s.backbone for s in series})) + ")")
+    for rr in sec.result.rows:
+        m = m_of[rr.name]
+        row_cells = [Cell("fps-paper", paper_fps.get(m), export.num(paper_fps.get(m)), paper=True)]
+        if match:
+            row_cells += [Cell("fps", s.fps.get(m), export.num(s.fps.get(m)) or "not measured") for s in match]
+        else:
+            row_cells.append(Cell("fps", None, "not measured"))
+        cells[rr.name] = row_cells
+    page.extra = Extra(heads, cells)
+    page.fps = plots.fps_plot(series, paper_fps, f"{name}-fps")
+
+
+def _breakdown_plots(bd: collect.Breakdown, name: str) -> dict:
+    out = {}
+    if bd.per_action:
+        out["actions"] = plots.grouped_bars(bd.actions, {row: [v.get(a, float("nan")) for a in bd.actions]
+                                                          for row, v in bd.per_action.items()},
+                                            "MPJPE (mm)", f"{name}-actions")
+    if bd.per_joint:
+        out["joints"] = plots.grouped_bars(list(bd.joints), {row: list(v) for row, v in bd.per_joint.items()},
+                                           "MPJPE (mm)", f"{name}-joints")
+    return out
+
+
+class ReportBuilder:
+    """Builds pages into `out` from `store`; see `build_reports`."""
+
+    def __init__(self, store, out: str | Path = "reports", *, profiles: list[str] | None = None,
+                 bench_dir: str | Path | None = None, data_root: str | Path | None = None, gallery: bool = True):
+        self.store, self.out = store, Path(out)
+        self.profiles, self.data_root, self.gallery = profiles, data_root, gallery
+        self.bench = load_bench(bench_dir)
+        self.env = _env()
+        self.builder = provenance.builder()
+        self.written: list[Path] = []
+        self._sections: dict[str, list[collect.Section]] = {}
+        self._breakdowns: dict[tuple[str, str], collect.Breakdown] = {}
+
+    # ------------------------------------------------------------------------------------ data
+    def sections(self, name: str) -> list[collect.Section]:
+        if name not in self._sections:
+            self._sections[name] = collect.collect_table(self.store, load_table(name), self.profiles)
+        return self._sections[name]
+
+    def breakdown(self, sec: collect.Section) -> collect.Breakdown:
+        key = (sec.table.name, sec.key)
+        if key not in self._breakdowns:
+            self._breakdowns[key] = collect.breakdown(self.store, sec)
+        return self._breakdowns[key]
+
+    def page_section(self, sec: collect.Section) -> PageSection:
+        from hmr_bench.report.gallery import build_gallery
+
+        name = f"{sec.table.name}-{sec.key}"
+        page = PageSection(sec, _prov(sec), forest=plots.forest_plot(sec, f"{name}-forest"))
+        page.bd = self.breakdown(sec)
+        page.bd_plots = _breakdown_plots(page.bd, name)
+        if sec.table.curves:
+            page.curve_data = collect.curves(self.store, sec)
+            page.curves = plots.curve_plot(page.curve_data, collect.CURVE_METRICS, f"{name}-curves")
+        if is_roi_table(sec.table):
+            _roi_parts(page, self.bench, name)
+        if self.gallery:
+            page.gallery = build_gallery(self.store, sec, self.data_root)
+        return page
+
+    # ------------------------------------------------------------------------------------ output
+    def _write(self, name: str, text: str) -> Path:
+        path = self.out / name
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+        self.written.append(path)
+        return path
+
+    def _nav(self, extra: list[str]) -> list[dict]:
+        names = set(extra) | {p.stem for p in self.out.glob("*.html") if p.stem != "index"}
+        return [{"href": f"{n}.html", "label": page_label(n)} for n in _page_order(names)]
+
+    def _common(self, here: str, pages: list[str]) -> dict:
+        return {"builder": self.builder, "store": self.store.describe(), "nav": self._nav(pages), "here": here,
+                "store_args": _store_args(self.store)}
+
+    def table_page(self, name: str, pages: list[str]) -> None:
+        table = load_table(name)
+        parts = [self.page_section(s) for s in self.sections(name)]
+        html = self.env.get_template("table.html.j2").render(
+            title=table.title, table=table, pages=parts, synth_note=SYNTH_NOTE, **self._common(f"{name}.html", pages))
+        self._write(f"{name}.html", html)
+        records = [r for p in parts for r in export.section_records(p.sec)]
+        self._write(f"{name}.csv", export.to_csv(records))
+        md = [f"# {table.title}", "", f"Paper setting: {table.paper_setting}", ""]
+        md += [export.section_markdown(p.sec) for p in parts]
+        self._write(f"{name}.md", "\n".join(md))
+        self._extra_csv(name, parts)
+
+    def _extra_csv(self, name: str, parts: list[PageSection]) -> None:
+        bd_rows = []
+        for p in parts:
+            base = {"table": name, "profile": p.sec.profile, "protocol": p.sec.protocol}
+            for row, vals in (p.bd.per_action if p.bd else {}).items():
+                bd_rows += [{**base, "row": row, "kind": "action", "name": a, "mpjpe": export.full(v)}
+                            for a, v in vals.items()]
+            for row, vals in (p.bd.per_joint if p.bd else {}).items():
+                bd_rows += [{**base, "row": row, "kind": "joint", "name": j, "mpjpe": export.full(v)}
+                            for j, v in zip(p.bd.joints, vals)]
+        if bd_rows:
+            self._write(f"{name}_breakdown.csv", export.to_csv(bd_rows, ("table", "profile", "protocol", "row",
+                                                                         "kind", "name", "mpjpe")))
+        curve_rows = [{"table": name, "profile": p.sec.profile, "protocol": p.sec.protocol, "row": row, "metric": m,
+                       "epoch": int(e), "mean": export.full(c.mean[k]), "low": export.full(c.low[k]),
+                       "high": export.full(c.high[k]), "n": int(c.n[k])}
+                      for p in parts for row, per_metric in p.curve_data.items() for m, c in per_metric.items()
+                      for k, e in enumerate(c.epoch)]
+        if curve_rows:
+            self._write(f"{name}_curves.csv", export.to_csv(curve_rows, ("table", "profile", "protocol", "row",
+                                                                         "metric", "epoch", "mean", "low", "high",
+                                                                         "n")))
+        if any(p.extra for p in parts) and self.bench:
+            self._write(f"{name}_fps.csv", export.to_csv(self.bench, ("name", "num_rois", "backbone", "batch",
+                                                                      "samples_per_s", "device")))
+
+    def fig7_page(self, pages: list[str]) -> None:
+        table = load_table(FIG7_TABLE)
+        parts = []
+        for sec in self.sections(FIG7_TABLE):
+            bd = self.breakdown(sec)
+            parts.append({"sec": sec, "bd": bd, "plots": _breakdown_plots(bd, f"fig7-{sec.key}"),
+                          "prov": _prov(sec)})
+        html = self.env.get_template("fig7.html.j2").render(title="Fig. 7. Per-action and per-joint MPJPE",
+                                                            table=table, parts=parts,
+                                                            **self._common("fig7.html", pages))
+        self._write("fig7.html", html)
+
+    def index(self, pages: list[str]) -> None:
+        cards = []
+        for name in _page_order(table_names()):
+            table = load_table(name)
+            secs = self.sections(name)
+            lines = []
+            for s in secs:
+                expected = len(s.result.rows) * len(s.seeds)
+                done = sum(len(set().union(*(v.keys() for v in rr.seeds.values()))) if rr.seeds else 0
+                           for rr in s.result.rows)
+                lines.append({"sec": s, "done": done, "expected": expected, "verdicts": s.verdict_counts()})
+            cards.append({"name": name, "table": table, "lines": lines,
+                          "href": f"{name}.html" if (self.out / f"{name}.html").exists() else None})
+        html = self.env.get_template("index.html.j2").render(
+            title="Does the paper hold here?", cards=cards, fig7=(self.out / "fig7.html").exists(),
+            verdict_rule=VERDICT_RULE, **self._common("index.html", pages))
+        self._write("index.html", html)
+
+
+def build_reports(store, out: str | Path = "reports", tables: list[str] | None = None, *,
+                  profiles: list[str] | None = None, bench_dir: str | Path | None = None,
+                  data_root: str | Path | None = None, gallery: bool = True) -> list[Path]:
+    """Writes `<table>.html`, `.csv`, `.md` (plus `_breakdown.csv`, and `_fps.csv` for Table 4 with benchmark
+    records) for each of `tables` (default: every table in ablations/, and `fig7.html` from Table 1), then
+    `index.html` summarising every table; returns the written paths.
+
+    profiles: only these profiles (default: every profile with runs); bench_dir: folder of bench_results.json
+    (default <repo>/.benchmarks); data_root: real-data folder for the gallery; gallery: render the qualitative
+    gallery (loads checkpoints; off for a quick build). Unknown table names raise InputError listing the tables.
+    """
+    names = list(table_names()) + ["fig7"]
+    wanted = names if tables is None else list(dict.fromkeys(tables))
+    for t in wanted:
+        if t != "fig7":
+            load_table(t)  # an unknown name raises InputError listing the tables
+    if profiles:
+        from hmr_bench.profiles import PROFILES
+
+        known = set(PROFILES) | {r["profile"] for r in store.runs()}
+        bad = [p for p in profiles if p not in known]
+        if bad:
+            raise InputError("hmr-bench report", "--profiles", found=", ".join(bad),
+                             expected="profiles of hmr-bench or of the store's runs: " + ", ".join(sorted(known)))
+    b = ReportBuilder(store, out, profiles=profiles, bench_dir=bench_dir, data_root=data_root, gallery=gallery)
+    b.out.mkdir(parents=True, exist_ok=True)
+    for name in _page_order(wanted):
+        log.info("report: %s", name)
+        if name == "fig7":
+            b.fig7_page(wanted)
+        else:
+            b.table_page(name, wanted)
+    b.index(wanted)
+    return b.written
