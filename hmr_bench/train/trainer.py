@@ -29,7 +29,7 @@ from hmr_bench.data.loader import make_loader
 from hmr_bench.errors import InputError, NonFiniteLossError
 from hmr_bench.eval.protocols import get_protocol
 from hmr_bench.paths import cache_root
-from hmr_bench.train import ddp, step
+from hmr_bench.train import ddp, perf, step
 from hmr_bench.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hmr_bench.train.data import RunData
 
@@ -69,15 +69,19 @@ def build_model(cfg: RunConfig, body):
     bb_kw = {"default_input": crop_hw}
     mean = mean_params_from_body(body)
     if m.kind in ("hmr", "cliff"):
-        return MODELS.build(m.kind, backbone=m.backbone, mean_params=mean, fc1_dim=m.fc1_dim, backbone_kwargs=bb_kw)
-    model = MODELS.build("multiroi", backbone=m.backbone, fusion=m.fusion, head=m.head, projection=m.projection,
-                         num_rois=cfg.data.num_rois, pe_freqs=m.pe_freqs, pe_precision=m.pe_precision,
-                         pe_flavour=m.pe_flavour, box_input=m.box_input, fc1_dim=m.fc1_dim, mean_params=mean,
-                         shared_backbone=m.shared_backbone, backbone_kwargs=bb_kw, crop_size=crop_hw)
+        model = MODELS.build(m.kind, backbone=m.backbone, mean_params=mean, fc1_dim=m.fc1_dim,
+                             backbone_kwargs=bb_kw)
+    else:
+        model = MODELS.build("multiroi", backbone=m.backbone, fusion=m.fusion, head=m.head,
+                             projection=m.projection, num_rois=cfg.data.num_rois, pe_freqs=m.pe_freqs,
+                             pe_precision=m.pe_precision, pe_flavour=m.pe_flavour, box_input=m.box_input,
+                             fc1_dim=m.fc1_dim, mean_params=mean, shared_backbone=m.shared_backbone,
+                             backbone_kwargs=bb_kw, crop_size=crop_hw)
     if m.pretrained:
         from hmr_bench.models.checkpoints import load_backbone_weights
+        from hmr_bench.models.pretrained import resolve_pretrained
 
-        model.load_report = load_backbone_weights(model.backbone, m.pretrained)
+        model.load_report = load_backbone_weights(model.backbone, resolve_pretrained(m.pretrained))
     return model
 
 
@@ -182,8 +186,9 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
     main = d.is_main
     seed_everything(cfg.train.seed)
     body = load_body_model(cfg.body_model).to(device)
-    model = build_model(cfg, body).to(device)
+    model = perf.prepare_model(build_model(cfg, body), cfg, device)  # to(device), channels_last, compile
     opt = make_optimizer(model, cfg)
+    scaler = perf.grad_scaler(cfg, device)  # fp16 only
     folder = run_dir(config_hash)
     last, best = folder / "last.pt", folder / "best.pt"
     log_to = store if main and run_id is not None else None
@@ -221,10 +226,12 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
         for i, batch in enumerate(loader):
             if i >= steps:
                 break
-            loss = _loss(fwd, body, step.to_device(batch, device), cfg, d, f"epoch {epoch + 1}, step {i + 1}")
+            with perf.autocast(cfg, device):
+                loss = _loss(fwd, body, step.to_device(batch, device), cfg, d, f"epoch {epoch + 1}, step {i + 1}")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             if show:
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -153,7 +153,7 @@ def test_torchrun_two_cpu_processes_run_a_table(tmp_path, synth_root):
     assert res.returncode == 1, res.stderr[-3000:]  # 1: a row failed (NaN); not a crash
     assert res.stdout.count("runs: 1 failed, 1 finished") == 1  # printed by rank 0 only
     store = ResultsStore(cache / "results.sqlite")
-    runs = {r["variant"]: r for r in store.runs()}
+    runs = {r["variant"]: r for r in store.runs(table="nantest")}
     assert set(runs) == {"diverge", "ok"}
     ok, bad = runs["ok"], runs["diverge"]
     assert ok["status"] == "finished" and ok["env"]["world_size"] == 2

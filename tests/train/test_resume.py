@@ -45,13 +45,13 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, synth_r
     killed = load_checkpoint(last)
     assert killed["epoch"] < 2  # there is training left to resume
     store = ResultsStore(killed_cache / "results.sqlite")
-    (claim,) = store.runs()
+    (claim,) = store.runs(table="table2")
     assert claim["status"] == "running" and claim["env"]["pid"] == proc.pid  # left behind, heartbeat still fresh
 
     again = subprocess.run(COMMAND, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "runs: 1 finished" in again.stdout
-    old, new = store.runs()
+    old, new = store.runs(table="table2")
     assert old["run_id"] == claim["run_id"] and old["status"] == "failed"
     assert old["message"].startswith(f"interrupted: its process (pid {proc.pid} on this host) died; taken over")
     assert new["status"] == "finished" and new["config_hash"] == claim["config_hash"]
@@ -70,7 +70,7 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, synth_r
 
     assert finals(store) == finals(whole)  # identical, not approximately equal
     assert len(finals(store)) == 4
-    (w,) = whole.runs()
+    (w,) = whole.runs(table="table2")
     for metric in ("mpjpe", "pa_mpjpe"):
         assert store.samples(new["run_id"], "test", metric)["value"].tolist() == \
             whole.samples(w["run_id"], "test", metric)["value"].tolist()

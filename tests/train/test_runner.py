@@ -91,11 +91,11 @@ def test_rerun_skips_finished_force_reruns_and_results_are_deterministic(cache):
     again = run_table("table2", "smoke", **kw)
     assert [(o.status, o.config_hash) for o in again] == [("skipped", h)]
     assert time.time() - t0 < 10  # nothing trained
-    assert len(store.runs()) == 1
+    assert len(store.runs(table="table2")) == 1
 
     forced = run_table("table2", "smoke", force=True, **kw)
     assert [o.status for o in forced] == ["finished"]
-    runs = store.runs()
+    runs = store.runs(table="table2")
     assert [r["status"] for r in runs] == ["superseded", "finished"]
     assert store.find_finished(h)["run_id"] == runs[1]["run_id"]
     m2 = final_test_metrics(store, runs[1]["run_id"])
@@ -125,7 +125,7 @@ def test_non_finite_loss_fails_that_run_and_the_next_row_runs(cache, tmp_path, m
     out = capsys.readouterr().out
     assert rc == 1
     assert "runs: 1 failed, 1 finished" in out
-    runs = {r["variant"]: r for r in ResultsStore(url).runs()}
+    runs = {r["variant"]: r for r in ResultsStore(url).runs(table="nantest")}
     assert runs["ok"]["status"] == "finished"
     bad = runs["diverge"]
     assert bad["status"] == "failed"

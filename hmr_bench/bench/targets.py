@@ -1,0 +1,242 @@
+"""The issue's speed targets, each a ratio measured within one run (``python -m hmr_bench.bench.targets``):
+
+    inference_overhead   (fusion + head + body model) / end-to-end inference at M = 5          target ≤ 0.05
+    train_vs_backbone    training-step rate / backbone-alone fwd+bwd rate, same batch           target ≥ 0.85
+    shared_scaling       shared-backbone cost(M = 5) / cost(M = 1) (vs separate crops ≈ 5)      target ≤ 1.5
+    gpu_throughput       ResNet-50 M = 5 end-to-end samples/s at batch 64 (CUDA only)           target ≥ 800
+    gpu_latency_ms       ResNet-50 M = 5 end-to-end latency at batch 1 (CUDA only)              reported
+
+With ``--cpu-checks`` also the backbone forward with channels_last and with (emulated) bf16 against fp32 —
+the evidence behind the CPU defaults. Results print as a table and go to a JSON file with provenance.
+
+    python -m hmr_bench.bench.targets                          # CPU: resnet50 (batch 4) and cnn-small (batch 32)
+    python -m hmr_bench.bench.targets --device cuda            # bf16 + channels_last by default on CUDA
+    python -m hmr_bench.bench.targets --backbone resnet50 --batch 8 --rounds 5 --out targets.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from hmr_bench.bench.inference import inference_parts, overhead_share, time_inference
+from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
+from hmr_bench.bench.timing import time_fn
+from hmr_bench.bench.training import backbone_fb_fn, train_step_fn, training_step_breakdown
+from hmr_bench.errors import InputError
+
+log = logging.getLogger(__name__)
+TARGETS = {"inference_overhead": ("≤", 0.05), "train_vs_backbone": ("≥", 0.85), "shared_scaling": ("≤", 1.5),
+           "gpu_throughput": ("≥", 800.0)}
+CPU_DEFAULT = {"resnet50": 4, "cnn-small": 32}  # backbone → batch on CPU (cnn-small: the cpu profile's)
+GPU_DEFAULT = {"resnet50": 32}
+
+
+def _verdict(name: str, value: float) -> bool | None:
+    if name not in TARGETS:
+        return None
+    op, bound = TARGETS[name]
+    return value <= bound if op == "≤" else value >= bound
+
+
+def _entry(name: str, value: float, **detail) -> dict:
+    op, bound = TARGETS.get(name, (None, None))
+    return {"measured": value, "target": f"{op} {bound}" if op else None, "met": _verdict(name, value), **detail}
+
+
+def measure_inference_overhead(backbone: str, batch: int, body, device, settings: dict, rounds: int,
+                               warmup: int) -> dict:
+    """Target 1 at M = 5: the share of end-to-end inference outside the backbone, from the parts timed apart
+    (`inference_parts`), with the end-to-end time and its own estimate 1 − backbone / end-to-end beside it."""
+    cfg = bench_config(backbone, 5, batch_size=batch, **settings)
+    model = bench_model(cfg, body, device, train=False)
+    b = synthetic_batch(cfg, batch, device=device)
+    parts = inference_parts(model, body, b, cfg, rounds, warmup, device)
+    total = time_inference(model, body, b, cfg, "end-to-end", rounds, warmup, device)
+    share = overhead_share(parts)
+    return _entry("inference_overhead", share, backbone=backbone, batch=batch, num_rois=5,
+                  parts_ms={k: 1e3 * t.median_s for k, t in parts.items()}, end_to_end_ms=1e3 * total.median_s,
+                  share_from_end_to_end=1 - parts["backbone"].median_s / total.median_s,
+                  samples_per_s=total.rate(batch))
+
+
+def measure_training(backbone: str, batch: int, body, device, settings: dict, rounds: int, warmup: int) -> dict:
+    """Target 2 at M = 5: step rate / backbone-alone fwd+bwd rate (= backbone seconds / step seconds), with the
+    step's per-part breakdown."""
+    from hmr_bench.train.trainer import make_optimizer
+
+    cfg = bench_config(backbone, 5, batch_size=batch, **settings)
+    model = bench_model(cfg, body, device, train=True)
+    opt = make_optimizer(model, cfg)
+    b = synthetic_batch(cfg, batch, device=device)
+    step = time_fn(train_step_fn(model, body, b, cfg, opt, device), rounds, warmup, device)
+    bb = time_fn(backbone_fb_fn(model, b, cfg, device), rounds, warmup, device)
+    parts = training_step_breakdown(model, body, b, cfg, opt, rounds=max(1, rounds // 2), warmup=1, device=device)
+    ratio = bb.median_s / step.median_s
+    return _entry("train_vs_backbone", ratio, backbone=backbone, batch=batch, num_rois=5,
+                  step_ms=1e3 * step.median_s, backbone_fwd_bwd_ms=1e3 * bb.median_s,
+                  step_samples_per_s=step.rate(batch), outside_backbone_share=1 - ratio,
+                  breakdown_ms={k: 1e3 * v for k, v in parts.items()})
+
+
+def measure_shared_scaling(backbone: str, batch: int, body, device, settings: dict, rounds: int,
+                           warmup: int) -> dict:
+    """Target 3: end-to-end inference cost(M = 5) / cost(M = 1) in shared-backbone mode, and the same ratio with
+    separate crops (≈ 5 when the backbone dominates)."""
+    ms = {}
+    for mode in ("shared", "crops"):
+        for M in (1, 5):
+            cfg = bench_config(backbone, M, batch_size=batch, shared=mode == "shared", **settings)
+            model = bench_model(cfg, body, device, train=False)
+            b = synthetic_batch(cfg, batch, device=device)
+            ms[f"{mode}_M{M}"] = 1e3 * time_inference(model, body, b, cfg, "end-to-end", rounds, warmup,
+                                                      device).median_s
+            del model, b
+    shared = ms["shared_M5"] / ms["shared_M1"]
+    return _entry("shared_scaling", shared, backbone=backbone, batch=batch, crops_ratio=ms["crops_M5"] / ms["crops_M1"],
+                  shared_vs_crops_at_M5=ms["shared_M5"] / ms["crops_M5"], ms=ms,
+                  union_crop=list(bench_config(backbone, 5, shared=True).data.union_crop))
+
+
+def measure_gpu(body, device, settings: dict, rounds: int, warmup: int) -> dict:
+    """ResNet-50, M = 5, end-to-end: samples/s at batch 64 (target ≥ 800) and latency at batch 1."""
+    out = {}
+    for batch in (64, 1):
+        cfg = bench_config("resnet50", 5, batch_size=batch, **settings)
+        model = bench_model(cfg, body, device, train=False)
+        t = time_inference(model, body, synthetic_batch(cfg, batch, device=device), cfg, "end-to-end", rounds,
+                           warmup, device)
+        if batch == 64:
+            out["gpu_throughput"] = _entry("gpu_throughput", t.rate(64), backbone="resnet50", batch=64, num_rois=5)
+        else:
+            out["gpu_latency_ms"] = _entry("gpu_latency_ms", 1e3 * t.median_s, backbone="resnet50", batch=1,
+                                           num_rois=5)
+    return out
+
+
+def measure_cpu_settings(backbone: str, batch: int, body, rounds: int, warmup: int) -> dict:
+    """Backbone forward (M = 5, batch) on CPU: fp32 contiguous, fp32 channels_last and bf16 autocast (emulated
+    where the CPU lacks bf16: torch.autocast directly, bypassing `perf.autocast`'s refusal). Ratios to fp32."""
+    from hmr_bench.bench.inference import inference_fn
+
+    ms = {}
+    for name, cl, bf16 in (("fp32", False, False), ("channels_last", True, False), ("bf16", False, True)):
+        cfg = bench_config(backbone, 5, batch_size=batch, channels_last=cl)
+        model = bench_model(cfg, body, "cpu", train=False)
+        fn = inference_fn(model, body, synthetic_batch(cfg, batch), cfg, "backbone", "cpu")
+        ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+
+        def call(fn=fn, ctx=ctx):
+            with ctx():
+                fn()
+
+        ms[name] = 1e3 * time_fn(call, rounds, warmup, "cpu").median_s
+    from hmr_bench.train.perf import cpu_bf16_native
+
+    native, why = cpu_bf16_native()
+    return {"backbone": backbone, "batch": batch, "ms": ms, "channels_last_speedup": ms["fp32"] / ms["channels_last"],
+            "bf16_slowdown": ms["bf16"] / ms["fp32"], "bf16_native": native, "bf16_why": why}
+
+
+def run_targets(device="cpu", backbones: dict[str, int] | None = None, settings: dict | None = None,
+                rounds: int | None = None, warmup: int | None = None, cpu_checks: bool = False,
+                only: tuple[str, ...] | None = None) -> dict:
+    """Every target for every backbone (→ batch) on `device`; returns {"provenance", "settings", "targets":
+    {backbone: {target: entry}}, "gpu", "cpu_settings"}. `only` restricts to some of "inference_overhead",
+    "train_vs_backbone", "shared_scaling"."""
+    from hmr_bench.bench.results import provenance
+    from hmr_bench.body import load_body_model
+
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    settings = dict(settings if settings is not None else
+                    ({"amp": "bf16", "channels_last": True} if cuda else {"amp": "off", "channels_last": False}))
+    backbones = dict(backbones or (GPU_DEFAULT if cuda else CPU_DEFAULT))
+    rounds = rounds if rounds is not None else (20 if cuda else 3)
+    warmup = warmup if warmup is not None else (5 if cuda else 1)
+    body = load_body_model("free").to(dev)
+    measures = {"inference_overhead": measure_inference_overhead, "train_vs_backbone": measure_training,
+                "shared_scaling": measure_shared_scaling}
+    chosen = only or tuple(measures)
+    unknown = [n for n in chosen if n not in measures]
+    if unknown:
+        raise InputError("run_targets", "only", found=", ".join(unknown), expected="among " + ", ".join(measures))
+    out = {"provenance": provenance(dev, bench_config("cnn-tiny", **settings)), "settings": settings,
+           "rounds": rounds, "warmup": warmup, "targets": {}}
+    for bb, batch in backbones.items():
+        for name in chosen:
+            log.info("measuring %s for %s at batch %d", name, bb, batch)
+            out["targets"].setdefault(bb, {})[name] = measures[name](bb, batch, body, dev, settings, rounds, warmup)
+    if cuda:
+        out["gpu"] = measure_gpu(body, dev, settings, rounds, warmup)
+    if cpu_checks and not cuda:
+        bb, batch = next(iter(backbones.items()))
+        out["cpu_settings"] = measure_cpu_settings(bb, batch, body, rounds, warmup)
+    return out
+
+
+def summary_lines(result: dict) -> list[str]:
+    """One line per measured target: backbone, name, measured value, target, met."""
+    lines = []
+    entries = [(bb, n, e) for bb, per in result["targets"].items() for n, e in per.items()]
+    entries += [("resnet50", n, e) for n, e in result.get("gpu", {}).items()]
+    for bb, name, e in entries:
+        met = {True: "met", False: "NOT met", None: ""}[e["met"]]
+        lines.append(f"{bb:10s} {name:20s} {e['measured']:10.4g}  {e['target'] or '':8s} {met}")
+    if "cpu_settings" in result:
+        c = result["cpu_settings"]
+        lines.append(f"{c['backbone']:10s} {'cpu channels_last':20s} {c['channels_last_speedup']:10.4g}  (speed-up)")
+        lines.append(f"{c['backbone']:10s} {'cpu bf16':20s} {c['bf16_slowdown']:10.4g}  (slow-down; native: "
+                     f"{c['bf16_native']}, {c['bf16_why']})")
+    return lines
+
+
+def _backbones(text: str | None, batch: int | None, cuda: bool) -> dict[str, int]:
+    default = GPU_DEFAULT if cuda else CPU_DEFAULT
+    names = [s for s in (text or "").split(",") if s] or list(default)
+    return {n: batch or default.get(n, 32 if cuda else 4) for n in names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hmr_bench.bench.targets", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--backbone", help="comma-separated backbones (default: resnet50 and cnn-small on CPU, "
+                   "resnet50 on CUDA)")
+    p.add_argument("--batch", type=int, help="batch for every backbone (default: resnet50 4 / cnn-small 32 on CPU, "
+                   "32 on CUDA)")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--amp", choices=("off", "bf16", "fp16"), help="default: bf16 on CUDA, off on CPU")
+    p.add_argument("--channels-last", choices=("on", "off"), help="default: on for CUDA, off on CPU")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: every available core)")
+    p.add_argument("--cpu-checks", action="store_true", help="also channels_last and bf16 vs fp32 on CPU")
+    p.add_argument("--only", help="comma-separated: inference_overhead, train_vs_backbone, shared_scaling")
+    p.add_argument("--out", type=Path, help="JSON file (default <repo>/.benchmarks/targets_<tag>.json)")
+    a = p.parse_args(argv)
+    from hmr_bench.bench.results import default_bench_dir, tag
+    from hmr_bench.train.perf import set_threads
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cuda = torch.device(a.device).type == "cuda"
+    settings = {"amp": a.amp or ("bf16" if cuda else "off"),
+                "channels_last": (a.channels_last or ("on" if cuda else "off")) == "on", "compile": a.compile}
+    set_threads(a.threads)
+    result = run_targets(a.device, _backbones(a.backbone, a.batch, cuda), settings, a.rounds, a.warmup,
+                         a.cpu_checks, tuple(a.only.split(",")) if a.only else None)
+    out = a.out or default_bench_dir() / f"targets_{tag(result['provenance'])}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    print("\n".join(summary_lines(result)))
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

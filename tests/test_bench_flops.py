@@ -1,0 +1,86 @@
+"""bench.flops: MACs of a small conv net against hand-computed values, per-module MACs, parameter counts, and a
+Multi-RoI model's per-part cost adding up to its one-call count."""
+
+import pytest
+import torch
+from torch import nn
+
+from hmr_bench.bench.flops import conv2d_macs, count_macs, count_params, linear_macs, macs_by_module
+from hmr_bench.errors import InputError
+
+
+class SmallNet(nn.Module):
+    """16×16 RGB → conv 3→8 (3×3, pad 1) → depthwise 8 (3×3, stride 2) → conv 8→16 (1×1) → fc 16·8·8 → 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.pw = nn.Conv2d(8, 16, 1)
+        self.fc = nn.Linear(16 * 8 * 8, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = self.pw(self.dw(x))
+        return self.fc(x.flatten(1))
+
+
+# By hand: out positions × MACs per position (biases, ReLU and adds are not counted)
+CONV1 = 8 * 16 * 16 * 3 * 3 * 3      # 55 296
+DW = 8 * 8 * 8 * 1 * 3 * 3           # 4 608 (each output channel sees one input channel)
+PW = 16 * 8 * 8 * 8                  # 8 192
+FC = 1024 * 10                       # 10 240
+
+
+def test_small_conv_net_macs_match_hand_values():
+    net = SmallNet()
+    assert count_macs(net, torch.zeros(1, 3, 16, 16)) == CONV1 + DW + PW + FC == 78_336
+    assert count_macs(net, torch.zeros(3, 3, 16, 16)) == 3 * 78_336
+
+
+def test_hand_formulas():
+    assert conv2d_macs(3, 8, (3, 3), (16, 16)) == CONV1
+    assert conv2d_macs(8, 8, (3, 3), (8, 8), groups=8) == DW
+    assert linear_macs(1024, 10) == FC and linear_macs(1024, 10, rows=4) == 4 * FC
+
+
+def test_macs_by_module():
+    net = SmallNet()
+    per = macs_by_module(net, torch.zeros(2, 3, 16, 16))
+    assert per == {"": 2 * 78_336, "conv1": 2 * CONV1, "dw": 2 * DW, "pw": 2 * PW, "fc": 2 * FC}
+
+
+def test_count_macs_of_a_callable_and_bad_input():
+    w = torch.zeros(5, 7)
+    assert count_macs(lambda: torch.zeros(4, 5) @ w) == 4 * 5 * 7
+    with pytest.raises(InputError, match="count_macs"):
+        count_macs(3)
+
+
+def test_count_params_counts_shared_once():
+    net = SmallNet()
+    by_hand = (8 * 27 + 8) + (8 * 9 + 8) + (16 * 8 + 16) + (1024 * 10 + 10)
+    assert count_params(net) == by_hand
+    tied = nn.Sequential(net.fc, net.fc)
+    assert count_params(tied) == 1024 * 10 + 10
+    net.fc.weight.requires_grad_(False)
+    assert count_params(net, trainable_only=True) == by_hand - 10240
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["crops", "shared"])
+def test_model_cost_parts_add_up(shared):
+    from hmr_bench.bench.flops import model_cost
+    from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
+    from hmr_bench.body import load_body_model
+
+    body = load_body_model("free")
+    cfg = bench_config("cnn-tiny", 2, shared=shared, overrides={"model.fc1_dim": 32})
+    model = bench_model(cfg, body)
+    cost = model_cost(model, body, synthetic_batch(cfg, 2), cfg)
+    m = cost["macs"]
+    assert m["end_to_end"] == sum(v for k, v in m.items() if k != "end_to_end")
+    assert cost["macs_per_sample"] == m["end_to_end"] // 2
+    assert cost["params"]["total"] == sum(p.numel() for p in model.parameters())
+    if not shared:  # 4 crops through the backbone: 4 × its MACs on one crop
+        one = count_macs(model.backbone, torch.zeros(1, 3, 48, 36))
+        assert m["backbone"] == 4 * one
