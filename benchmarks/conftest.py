@@ -49,12 +49,10 @@ def body():
 @pytest.fixture()
 def one_torch_thread():
     """torch with one thread for the test, as in generation workers (restored afterwards)."""
-    import torch
+    from hmr_bench.train.perf import threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -163,16 +163,9 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m hmr_bench.sweep ...`: the sweep command alone (same arguments as `hmr-bench sweep`)."""
-    from hmr_bench.errors import HmrBenchError
+    from hmr_bench.cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="hmr-bench")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except HmrBenchError as e:
-        print(f"hmr-bench: error: {e}", file=sys.stderr)
-        return 2
+    return cli_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

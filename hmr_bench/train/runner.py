@@ -202,7 +202,8 @@ class JobRunner:
         from hmr_bench.train.trainer import eval_loader, evaluate, summary
 
         data = self.data(cfg)
-        config_hash = RunConfig(data=cfg.data, body_model=cfg.body_model).hash(f"trivial|{data.key}")
+        # the mean prediction depends on the body model and the test data only (not on RoIs, crops or the model)
+        config_hash = RunConfig(body_model=cfg.body_model).hash(f"trivial|{data.key}|{','.join(sorted(data.test))}")
         if self.store.find_finished(config_hash):
             return config_hash
         t0 = time.time()

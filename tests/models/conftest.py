@@ -1,13 +1,8 @@
 """Shared fixtures of the model tests."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensor work on a 2-core machine is many times faster single-threaded (and deterministic)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_threaded(one_thread):
+    """Every model test runs with one torch thread (`tests/conftest.py`)."""

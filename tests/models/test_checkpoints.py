@@ -10,14 +10,6 @@ from hmr_bench.models.backbones import build_backbone
 from hmr_bench.models.checkpoints import LoadReport, load_backbone_weights, read_state_dict
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _build(name: str, seed: int):
     torch.manual_seed(seed)
     return build_backbone(name).eval()
