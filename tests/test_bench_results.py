@@ -176,3 +176,28 @@ def test_results_cli_converts_a_saved_file(tmp_path, capsys):
     assert load_bench(tmp_path / "out")[0]["samples_per_s"] == 50.0
     assert (tmp_path / "out" / "hmr_bench_cpu-test-cpu_fp32_contiguous_torch9.9.json").is_file()
     assert "bench_results.json" in capsys.readouterr().out
+
+
+def test_fps_series_keeps_only_end_to_end_crops_records():
+    """Table 4's FPS is end-to-end inference of the separate-crops model: a backbone-only or shared-mode record of
+    the same backbone, device and batch must not replace it (hand-written records, numbers chosen apart)."""
+    from hmr_bench.report.bench import fps_series
+
+    base = {"backbone": "resnet50", "device": "cpu", "batch": 4, "num_rois": 5}
+    records = [base | {"name": "multiroi-M5", "samples_per_s": 1.5, "scope": "end-to-end", "mode": "crops"},
+               base | {"name": "multiroi-shared-M5", "samples_per_s": 3.0, "scope": "end-to-end", "mode": "shared"},
+               base | {"name": "multiroi-M5", "samples_per_s": 9.0, "scope": "backbone", "mode": "crops"}]
+    (series,) = fps_series(records)
+    assert series.fps == {5: 1.5}
+
+
+def test_unreadable_earlier_results_file_is_an_error_not_overwritten(tmp_path):
+    from hmr_bench.bench.results import tag, write_results
+    from hmr_bench.errors import InputError
+
+    meta = {"device": "cpu", "precision": "fp32", "memory_format": "contiguous", "torch": "2.13.0"}
+    path = tmp_path / f"hmr_bench_{tag(meta)}.json"
+    path.write_text("[1, 2")  # truncated JSON
+    with pytest.raises(InputError, match="unreadable earlier results"):
+        write_results([], [{"benchmark": "x", "value": 1}], tmp_path, meta)
+    assert path.read_text() == "[1, 2"

@@ -148,6 +148,7 @@ def test_objective_is_the_validation_value_of_the_kept_checkpoint(tmp_path):
     store.finish_run(rid, 1.0)
     assert objective_values(store, "h", ("mpjpe", "pa_mpjpe")) == [4.0, 3.5]
     assert objective_values(store, "h", ("pa_mpjpe",)) == [3.5]
+    assert objective_values(store, "h", ("mpjpe", "pve")) is None  # a metric missing there: no objective (fails)
 
 
 def _draw(study, n):

@@ -188,9 +188,11 @@ def write_results(table4: list[dict], rows: list[dict], folder: str | Path | Non
         old_rows = []
         if path.is_file():  # an earlier run with the same tag: its benchmarks that this run did not repeat stay
             try:
-                old_rows = json.loads(path.read_text()).get("results", [])
-            except (ValueError, AttributeError):
-                old_rows = []
+                old_rows = json.loads(path.read_text())["results"]
+            except (ValueError, TypeError, KeyError) as e:
+                raise InputError(path, found=f"unreadable earlier results ({type(e).__name__}: {e})",
+                                 expected="a JSON object with a 'results' list",
+                                 hint="move it away to start a new one") from None
         names = {r.get("benchmark") for r in rows}
         kept = [r for r in old_rows if isinstance(r, dict) and r.get("benchmark") not in names]
         written.append(_write_json(path, {"provenance": meta, "results": kept + list(rows)}))

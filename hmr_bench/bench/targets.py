@@ -29,6 +29,7 @@ from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
 from hmr_bench.bench.timing import time_fn
 from hmr_bench.bench.training import backbone_fb_fn, train_step_fn, training_step_breakdown
 from hmr_bench.errors import InputError
+from hmr_bench.io import atomic_write
 
 log = logging.getLogger(__name__)
 TARGETS = {"inference_overhead": ("≤", 0.05), "train_vs_backbone": ("≥", 0.85), "shared_scaling": ("≤", 1.5),
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                          a.cpu_checks, tuple(a.only.split(",")) if a.only else None)
     out = a.out or default_bench_dir() / f"targets_{tag(result['provenance'])}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    atomic_write(out, lambda fh: fh.write((json.dumps(result, indent=1, default=str) + "\n").encode()))
     print("\n".join(summary_lines(result)))
     print(f"written: {out}")
     return 0

@@ -10,6 +10,7 @@ benchmarks; default folder ``<repo>/.benchmarks``): a JSON list of records
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ def load_bench(folder: str | Path | None = None) -> list[dict] | None:
             v = rec.get(key)
             if not isinstance(v, typ) or isinstance(v, bool):
                 raise InputError(path, f"[{i}].{key}", found=repr(v), expected=f"a {_type_name(typ)}")
-        if rec["num_rois"] < 1 or rec["batch"] < 1 or not rec["samples_per_s"] > 0:
+        if rec["num_rois"] < 1 or rec["batch"] < 1 or not 0 < rec["samples_per_s"] < math.inf:
             raise InputError(path, f"[{i}]", found=f"num_rois {rec['num_rois']}, batch {rec['batch']}, samples_per_s "
                              f"{rec['samples_per_s']}", expected="num_rois ≥ 1, batch ≥ 1, samples_per_s > 0")
     return data
@@ -72,8 +73,11 @@ class FpsSeries:
 
 
 def fps_series(records: list[dict]) -> list[FpsSeries]:
-    """Records grouped by (backbone, device, batch), sorted by those."""
+    """End-to-end, separate-crops records (what Table 4's FPS means; other scopes and the shared-backbone mode are
+    left out) grouped by (backbone, device, batch), sorted by those."""
     groups: dict[tuple, dict[int, float]] = defaultdict(dict)
     for r in records:
+        if r.get("scope", "end-to-end") != "end-to-end" or r.get("mode", "crops") != "crops":
+            continue
         groups[(r["backbone"], r["device"], r["batch"])][r["num_rois"]] = float(r["samples_per_s"])
     return [FpsSeries(b, d, n, dict(sorted(f.items()))) for (b, d, n), f in sorted(groups.items())]

@@ -194,8 +194,8 @@ def run_trial(trial, spec: SweepSpec, runner, study_name: str, poll_s: float = 5
 
 def objective_values(store, config_hash: str, metrics) -> list[float] | None:
     """Validation values of `metrics` at the epoch with the lowest validation MPJPE (the checkpoint the run keeps;
-    the first such epoch on ties) of the finished run of `config_hash`; None without a finished run or a finite
-    MPJPE. Never reads the test split."""
+    the first such epoch on ties) of the finished run of `config_hash`; None without a finished run, a finite
+    MPJPE, or a finite value of every metric there. Never reads the test split."""
     run = store.find_finished(config_hash)
     if run is None:
         return None
@@ -210,7 +210,8 @@ def objective_values(store, config_hash: str, metrics) -> list[float] | None:
             best = epoch
     if best is None:
         return None
-    return [float(by_epoch[best].get(m, math.nan)) for m in metrics]
+    values = [float(by_epoch[best].get(m, math.nan)) for m in metrics]
+    return values if all(math.isfinite(v) for v in values) else None  # NaN: the trial fails, never "complete"
 
 
 def best_trial(study) -> FrozenTrial | None:
