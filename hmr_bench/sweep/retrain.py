@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from hmr_bench.errors import InputError
-from hmr_bench.eval.stats import mean_ci, paired_bootstrap, paired_difference
+from hmr_bench.eval.stats import CONTRADICTED, REPRODUCED, Claim, mean_ci, paired_bootstrap, paired_difference, verdict
 from hmr_bench.store import STALE_AFTER_S
 from hmr_bench.sweep.search import best_trial, sweep_table
 from hmr_bench.sweep.space import SweepSpec
@@ -96,9 +96,9 @@ def compare(store, plan: dict, metrics=COMPARED, level: float = 0.95) -> dict:
                 continue
             diff = paired_difference(vals["best"], vals["defaults"], level)
             boot = _bootstrap(store, runs, usable, dataset, metric, level)
-            beats = None
-            if diff.defined:
-                beats = True if diff.high < 0 else (False if diff.low > 0 else None)
+            # the project's verdict rule (eval.stats) on "best has a lower error than the defaults"
+            claim = Claim("sweep-best", "the best weights beat the defaults", "sweep", metric, "best", "defaults", -1)
+            beats = {REPRODUCED: True, CONTRADICTED: False}.get(verdict(claim, diff.mean, diff))
             per[metric] = {"values": {arm: {str(k): v for k, v in vals[arm].items()} for arm in ARMS},
                            "mean": {arm: _iv(mean_ci(list(vals[arm].values()), level)) for arm in ARMS},
                            "diff": _iv(diff), "bootstrap": _iv(boot) if boot is not None else None,
