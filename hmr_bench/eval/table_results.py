@@ -79,7 +79,7 @@ def table_result(store, table: Table, profile: str, protocol: str | None = None)
 def trivial_metrics(store, runs: list[dict], protocol: str) -> dict[str, float]:
     """Test metrics of the trivial baseline (mean pose, shape, camera) on the data of `runs`, or {} if not stored
     (or if the runs used several datasets)."""
-    from hmr_bench.train.runner import TRIVIAL_TABLE
+    from hmr_bench.eval.trivial import TRIVIAL_TABLE
 
     keys = {r["dataset_key"] for r in runs}
     if len(keys) != 1:

@@ -13,6 +13,8 @@ from hmr_bench.geometry.rotations import rot6d_to_matrix
 from hmr_bench.models.head import mean_params_from_body
 from hmr_bench.models.multiroi import ModelOutput
 
+TRIVIAL_TABLE = "trivial"  # the results store's table of trivial-baseline runs (one per test data and body model)
+
 
 class MeanPredictor(torch.nn.Module):
     """A model with no parameters: ModelOutput of the mean parameters for every RoI of every sample."""

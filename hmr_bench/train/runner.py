@@ -26,7 +26,6 @@ from hmr_bench.tables import Row, Table, load_table
 from hmr_bench.train.ddp import SINGLE, Dist, main_first, on_main
 
 log = logging.getLogger(__name__)
-TRIVIAL_TABLE = "trivial"  # the store's table of trivial-baseline runs (one per dataset and body model)
 
 
 @dataclass
@@ -194,11 +193,10 @@ class JobRunner:
         finished run of table `TRIVIAL_TABLE` in the store (cached by data and body model); returns its hash."""
         import time
 
-        import torch
-
         from hmr_bench.body import load_body_model
-        from hmr_bench.eval.trivial import MeanPredictor
+        from hmr_bench.eval.trivial import TRIVIAL_TABLE, MeanPredictor
         from hmr_bench.store.store import runtime_env
+        from hmr_bench.train.perf import threads
         from hmr_bench.train.trainer import eval_loader, evaluate, summary
 
         data = self.data(cfg)
@@ -211,15 +209,11 @@ class JobRunner:
                                       data.key, runtime_env(self.device), git_sha=self.sha, force=True)
         body = load_body_model(cfg.body_model).to(self.device)
         model = MeanPredictor(body).to(self.device)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(cfg.train.threads or threads)
-        try:
+        with threads(cfg.train.threads):  # as a training run of this config would
             for name, dataset in data.test.items():
                 per_sample = evaluate(model, body, eval_loader(dataset, cfg, self.device), cfg, name, "test",
                                       self.device)
                 self.store.log_metrics(run_id, "test", name, summary(per_sample))
-        finally:
-            torch.set_num_threads(threads)
         self.store.finish_run(run_id, time.time() - t0)
         return config_hash
 
