@@ -1,11 +1,12 @@
-"""File I/O shared by every part of hmr-bench: atomic writes and pickle-free ``.npz`` reads."""
+"""File I/O shared by every part of hmr-bench: atomic writes, a lock between processes, pickle-free ``.npz`` reads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,6 +37,29 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike | None) -> Iterator[None]:
+    """An exclusive lock between processes of this host, held for the ``with`` block (``fcntl.flock``).
+
+    `path` is a dedicated lock file (created if missing, never removed, its content unused), e.g.
+    ``results.json.lock`` beside ``results.json``: never the data file itself when it is replaced with
+    `atomic_write`, whose rename gives the new file an inode that nobody has locked. None: no lock.
+    A read-modify-write of a shared file inside the block loses no other process's update. The lock is released
+    when the block ends, also on an error or when the process dies. Not a lock between machines (NFS).
+    """
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def load_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:

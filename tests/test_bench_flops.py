@@ -84,3 +84,40 @@ def test_model_cost_parts_add_up(shared):
     if not shared:  # 4 crops through the backbone: 4 × its MACs on one crop
         one = count_macs(model.backbone, torch.zeros(1, 3, 48, 36))
         assert m["backbone"] == 4 * one
+
+
+def test_ief_head_macs_match_a_hand_count():
+    """IEFHead (feat 16, M = 5 RoIs, box_input 'all', fc1 32, fc2 1024, 3 iterations) on u: (B, M, 16): each
+    iteration runs fc1, fc2 and the three output layers on all B·M RoIs; the 6D → matrix step has no matmul."""
+    from hmr_bench.models.head import IEFHead
+
+    B, M, d, fc1, fc2, n_iter = 2, 5, 16, 32, 1024, 3
+    pose, shape, cam = 24 * 6, 10, 3
+    in_dim = d + 3 * M + (pose + shape + cam)  # [u_m, bbox_info of all 5 RoIs, θ, β, C] = 16 + 15 + 157
+    assert in_dim == 188
+    by_hand = n_iter * B * M * (in_dim * fc1 + fc1 * fc2 + fc2 * (pose + shape + cam))
+    head = IEFHead(d, M, box_input="all", fc1_dim=fc1, n_iter=n_iter).eval()
+    assert count_macs(head, torch.randn(B, M, d), torch.rand(B, M, 3)) == by_hand == 30 * (6016 + 32768 + 160768)
+
+
+class StridedNet(nn.Module):
+    """Odd 11×13 input, dense conv 3→4 with a 3×5 kernel, stride (2, 3), padding (1, 2) → 6×5; a 1×1 conv 4→2 with
+    stride 2 (no padding) → 3×3."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, (3, 5), stride=(2, 3), padding=(1, 2))
+        self.b = nn.Conv2d(4, 2, 1, stride=2)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def test_strided_padded_conv_macs_match_hand_values():
+    # output size floor((n + 2·pad − k) / stride) + 1: h (11 + 2 − 3) / 2 + 1 = 6, w (13 + 4 − 5) // 3 + 1 = 5;
+    # then h (6 − 1) // 2 + 1 = 3, w (5 − 1) // 2 + 1 = 3
+    a = 4 * 6 * 5 * 3 * 3 * 5  # out channels × out positions × (in channels × kernel) = 1 800 positions·ch × 45
+    b = 2 * 3 * 3 * 4
+    out = StridedNet()(torch.zeros(1, 3, 11, 13))
+    assert tuple(out.shape) == (1, 2, 3, 3)
+    assert count_macs(StridedNet(), torch.zeros(2, 3, 11, 13)) == 2 * (a + b) == 2 * (5400 + 72)

@@ -201,3 +201,40 @@ def test_unreadable_earlier_results_file_is_an_error_not_overwritten(tmp_path):
     with pytest.raises(InputError, match="unreadable earlier results"):
         write_results([], [{"benchmark": "x", "value": 1}], tmp_path, meta)
     assert path.read_text() == "[1, 2"
+
+
+# ------------------------------------------------------------------------------------------------ concurrent writers
+def _append_records(folder: str, writer: int, n: int, start) -> None:
+    """A benchmark process: waits for the others, then writes `n` records (and rows) one call at a time."""
+    start.wait(timeout=120)
+    meta = {"device": "cpu", "device_name": "Test CPU", "precision": "fp32", "memory_format": "contiguous",
+            "torch": "9.9"}
+    for i in range(n):
+        rec = {"name": f"w{writer}-{i}", "backbone": "cnn-tiny", "batch": 1, "device": "cpu", "scope": "end-to-end",
+               "samples_per_s": float(i)}
+        write_results([rec], [{"benchmark": f"w{writer}-{i}", "value": i}], folder, meta)
+
+
+def test_two_processes_writing_at_once_lose_no_record(tmp_path):
+    """Two spawned processes append 25 records each through `write_results` at the same time: every read-merge-write
+    holds the file's lock, so both files end with all 50 (distinct keys) and are valid JSON."""
+    import multiprocessing as mp
+
+    from hmr_bench.bench.results import tag
+
+    n = 25
+    ctx = mp.get_context("spawn")
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_append_records, args=(str(tmp_path), k, n, start)) for k in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    expected = {f"w{k}-{i}" for k in range(2) for i in range(n)}
+    records = json.loads((tmp_path / BENCH_FILE).read_text())
+    assert len(records) == 2 * n and {r["name"] for r in records} == expected
+    meta = {"device": "cpu", "device_name": "Test CPU", "precision": "fp32", "memory_format": "contiguous",
+            "torch": "9.9"}
+    full = json.loads((tmp_path / f"hmr_bench_{tag(meta)}.json").read_text())
+    assert len(full["results"]) == 2 * n and {r["benchmark"] for r in full["results"]} == expected

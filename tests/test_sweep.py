@@ -278,3 +278,86 @@ def test_importances_rank_the_parameter_each_objective_depends_on():
     imp = importances(study, ("mpjpe", "pa_mpjpe"))
     assert imp["mpjpe"]["a"] > 0.8 and imp["pa_mpjpe"]["b"] > 0.8
     assert importances(optuna.create_study(), ("mpjpe",)) == {}
+
+
+# ------------------------------------------------------------------ pruner warm-up
+
+def _fake_sweep(pruner, curves: list[list[float]], epochs: int) -> optuna.Study:
+    """One trial per curve (validation value after each epoch), reported as `run_trial` does: step = epoch index,
+    the pruner asked after every epoch but the last; a complete trial's value is its best epoch's."""
+    study = optuna.create_study(direction="minimize", pruner=pruner, sampler=optuna.samplers.RandomSampler(0))
+
+    def objective(trial):
+        trial.suggest_float("x", 0.0, 1.0)
+        curve = curves[trial.number]
+        for epoch in range(epochs):
+            trial.report(curve[epoch], epoch)
+            if epoch < epochs - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+        return min(curve)
+
+    study.optimize(objective, n_trials=len(curves))
+    return study
+
+
+# Five finished 2-epoch trials: epoch-0 values 10 … 50 (median 30), epoch-1 values 9 … 49 (median 29).
+FINISHED_CURVES = [[10.0, 9.0], [20.0, 19.0], [30.0, 29.0], [40.0, 39.0], [50.0, 49.0]]
+
+
+def test_default_warmup_lets_the_median_pruner_act_before_the_last_epoch():
+    from hmr_bench.sweep.study import default_warmup_epochs, make_pruner, trial_epochs
+
+    assert [default_warmup_epochs(e) for e in (1, 2, 3, 4, 25)] == [0, 0, 1, 1, 1]
+    with pytest.raises(InputError, match="epochs"):
+        default_warmup_epochs(0)
+    cpu = build_spec("cpu", search=["lambda_cam"])
+    assert trial_epochs(cpu) == 2  # the cpu profile trains 2 epochs per trial
+    assert trial_epochs(build_spec("cpu", search=["lambda_cam"], params=["train.epochs=3:6"])) == 3
+    assert trial_epochs(build_spec("paper", search=["lambda_cam"])) == 25
+
+    # cpu: trial 5 is worse than the median (30) after epoch 0 → pruned there, its second epoch never run
+    study = _fake_sweep(make_pruner("median", epochs=trial_epochs(cpu)),
+                        FINISHED_CURVES + [[35.0, 1.0], [25.0, 24.0]], epochs=2)
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 5 + [optuna.trial.TrialState.PRUNED,
+                                                               optuna.trial.TrialState.COMPLETE]
+    assert study.trials[5].intermediate_values == {0: 35.0}  # exactly one value: epoch 0's
+    assert study.trials[6].intermediate_values == {0: 25.0, 1: 24.0}  # better than the median: trained on
+
+    # the old fixed warm-up of 1 epoch could only act after the last epoch, where nothing is saved: no pruning
+    old = _fake_sweep(make_pruner("median", epochs=2, warmup_epochs=1), FINISHED_CURVES + [[35.0, 1.0]], epochs=2)
+    assert old.trials[5].state == optuna.trial.TrialState.COMPLETE and len(old.trials[5].intermediate_values) == 2
+
+    # 3 epochs: epoch 0 is the warm-up (35 > 30 goes on); pruned after epoch 1 (best so far 34 > the median 29)
+    three = [c + [c[-1] - 1.0] for c in FINISHED_CURVES] + [[35.0, 34.0, 0.0]]
+    study3 = _fake_sweep(make_pruner("median", epochs=3), three, epochs=3)
+    assert study3.trials[5].state == optuna.trial.TrialState.PRUNED
+    assert study3.trials[5].intermediate_values == {0: 35.0, 1: 34.0}
+
+
+def test_created_study_gets_the_warmup_of_its_profile(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sweeps.sqlite'}"
+    storage = open_storage(url, heartbeat=False)
+    cpu = create_or_load_study(storage, "w-cpu", build_spec("cpu", search=["lambda_cam"]))
+    paper = create_or_load_study(storage, "w-paper", build_spec("paper", search=["lambda_cam"]))
+    assert isinstance(cpu.pruner, optuna.pruners.MedianPruner)
+    assert cpu.pruner._n_warmup_steps == 0 and paper.pruner._n_warmup_steps == 1
+    none = create_or_load_study(storage, "w-none", build_spec("cpu", search=["lambda_cam"], pruner="none"))
+    assert isinstance(none.pruner, optuna.pruners.NopPruner)
+
+
+def test_intermediate_value_at_step_e_is_the_validation_value_after_epoch_e(cache, tmp_path):
+    """A real 2-epoch trial under a pruner that would prune at step 1 (the last epoch): it is not asked there, so
+    the trial completes; its intermediate values are the store's validation MPJPE of epochs 0 and 1."""
+    spec = build_spec("smoke", search=["lambda_cam"], overrides=TINY)
+    at_last = optuna.pruners.ThresholdPruner(upper=0.0, n_warmup_steps=1)  # any error > 0 mm from step 1 on
+    url = f"sqlite:///{tmp_path / 'sweeps.sqlite'}"
+    result = run_sweep(spec, 1, study_name="steps", storage=url, pruner=at_last, poll_s=0.1)
+    assert result.counts == {"COMPLETE": 1}
+    (trial,) = optuna.load_study(study_name="steps", storage=url).trials
+    (run,) = ResultsStore().runs(table="sweep:steps")
+    val = ResultsStore().metrics(run_ids=[run["run_id"]], split="val", final_only=False, status=None)
+    by_epoch = {m["epoch"]: m["value"] for m in val if m["name"] == "mpjpe"}
+    assert sorted(by_epoch) == [0, 1] and by_epoch[0] != by_epoch[1]
+    assert trial.intermediate_values == pytest.approx(by_epoch)
+    assert trial.value == pytest.approx(min(by_epoch.values()))  # the kept (best validation MPJPE) epoch

@@ -10,6 +10,9 @@ Two files in the bench folder (default ``<repo>/.benchmarks``, the report's `rep
 - ``hmr_bench_<tag>.json``: every benchmark of the run (all scopes, shared mode, training breakdown, MACs, data
   rates) with full provenance; `tag` names device, precision, memory layout and torch version.
 
+Each is merged under a lock file beside it (``<name>.lock``, empty): processes of one host that write at once
+lose nothing.
+
 A benchmark marks a Table 4 figure by ``extra_info["table4"] = True`` with the record's fields in extra_info
 (`inference_info`); `records_from_pytest_benchmark` turns a pytest-benchmark JSON (a saved file or the dict of
 its `pytest_benchmark_update_json` hook) into records; ``python -m hmr_bench.bench.results SAVED.json`` does
@@ -29,7 +32,7 @@ from pathlib import Path
 import torch
 
 from hmr_bench.errors import InputError
-from hmr_bench.io import atomic_write
+from hmr_bench.io import atomic_write, file_lock
 
 BENCH_FILE = "bench_results.json"  # = hmr_bench.report.bench.BENCH_FILE (kept apart: the report imports nothing here)
 RECORD_KEY = ("name", "backbone", "batch", "device", "scope")
@@ -163,39 +166,49 @@ def _write_json(path: Path, obj) -> Path:
     return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=1, default=str) + "\n").encode()))
 
 
+def lock_path(path: Path) -> Path:
+    """The lock file of a results file: ``<name>.lock`` beside it (see `hmr_bench.io.file_lock`)."""
+    return path.with_name(path.name + ".lock")
+
+
 def write_results(table4: list[dict], rows: list[dict], folder: str | Path | None = None,
                   meta: dict | None = None) -> list[Path]:
     """Merges `table4` into `folder`/bench_results.json and writes every row to `folder`/hmr_bench_<tag>.json
-    (tag from `meta`, the run's provenance; none written without rows). Returns the paths written."""
+    (tag from `meta`, the run's provenance; none written without rows). Returns the paths written.
+
+    Each file's read-merge-write holds its lock (`lock_path`, between processes of this host), so benchmark
+    processes writing at once lose none of each other's records."""
     folder = Path(folder) if folder is not None else default_bench_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     if table4:
         path = folder / BENCH_FILE
-        old = []
-        if path.is_file():
-            try:
-                old = json.loads(path.read_text())
-            except ValueError as e:
-                raise InputError(path, found=f"unreadable JSON ({e})", expected="a JSON list of records",
-                                 hint="move it away to start a new one") from None
-            if not isinstance(old, list):
-                raise InputError(path, found=type(old).__name__, expected="a JSON list of records")
-        written.append(_write_json(path, merge_records(old, table4)))
+        with file_lock(lock_path(path)):
+            old = []
+            if path.is_file():
+                try:
+                    old = json.loads(path.read_text())
+                except ValueError as e:
+                    raise InputError(path, found=f"unreadable JSON ({e})", expected="a JSON list of records",
+                                     hint="move it away to start a new one") from None
+                if not isinstance(old, list):
+                    raise InputError(path, found=type(old).__name__, expected="a JSON list of records")
+            written.append(_write_json(path, merge_records(old, table4)))
     if rows:
         meta = dict(meta or {})
         path = folder / f"hmr_bench_{tag(meta)}.json"
-        old_rows = []
-        if path.is_file():  # an earlier run with the same tag: its benchmarks that this run did not repeat stay
-            try:
-                old_rows = json.loads(path.read_text())["results"]
-            except (ValueError, TypeError, KeyError) as e:
-                raise InputError(path, found=f"unreadable earlier results ({type(e).__name__}: {e})",
-                                 expected="a JSON object with a 'results' list",
-                                 hint="move it away to start a new one") from None
-        names = {r.get("benchmark") for r in rows}
-        kept = [r for r in old_rows if isinstance(r, dict) and r.get("benchmark") not in names]
-        written.append(_write_json(path, {"provenance": meta, "results": kept + list(rows)}))
+        with file_lock(lock_path(path)):
+            old_rows = []
+            if path.is_file():  # an earlier run with the same tag: its benchmarks that this run did not repeat stay
+                try:
+                    old_rows = json.loads(path.read_text())["results"]
+                except (ValueError, TypeError, KeyError) as e:
+                    raise InputError(path, found=f"unreadable earlier results ({type(e).__name__}: {e})",
+                                     expected="a JSON object with a 'results' list",
+                                     hint="move it away to start a new one") from None
+            names = {r.get("benchmark") for r in rows}
+            kept = [r for r in old_rows if isinstance(r, dict) and r.get("benchmark") not in names]
+            written.append(_write_json(path, {"provenance": meta, "results": kept + list(rows)}))
     return written
 
 

@@ -42,7 +42,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metric", default="mpjpe", help="validation metric(s) to minimise, comma-separated (two: "
                    "multi-objective); among " + ", ".join(METRICS))
     p.add_argument("--pruner", choices=["median", "none"], default=None,
-                   help="median (default, single objective) or none")
+                   help="median (default, single objective): once 5 trials are complete, stop a trial whose best "
+                   "validation value so far is worse than their median at that epoch; checked from the first epoch "
+                   "when trials train 1-2 epochs (cpu, smoke profiles), from the second with 3 or more, never after "
+                   "the last. none: never stop a trial")
     p.add_argument("--seed", type=int, default=None, help="training seed of every trial (default: the profile's "
                    "first seed)")
     p.add_argument("--sampler-seed", type=int, default=0, help="seed of the TPE sampler (default 0)")

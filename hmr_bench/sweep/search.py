@@ -10,8 +10,10 @@ the finished and running ones already reach the total; if two start one at the s
 one sees that and is dropped (FAIL, user attr ``surplus``) before training. Trials whose training fails (NaN/Inf
 loss) are FAIL and do not count. Objective: the validation metric(s) of the checkpoint the run keeps (the epoch
 with the best validation MPJPE), read back from the store — a cached run gives the same value as a fresh one.
-Pruning: each epoch's validation value is reported; a pruned run stops (`StopRun`) and is kept in the store as
-failed with the message "stopped: pruned …" (it resumes from its checkpoint if the same config is run again).
+Pruning: the validation value after epoch index e is reported as optuna's intermediate value at step e, and the
+pruner asked after every epoch but the last (a stop then would save no training and lose a finished trial; the
+warm-up: `study.default_warmup_epochs`); a pruned run stops (`StopRun`) and is kept in the store as failed with
+the message "stopped: pruned …" (it resumes from its checkpoint if the same config is run again).
 """
 
 from __future__ import annotations
@@ -152,8 +154,9 @@ def run_trial(trial, spec: SweepSpec, runner, study_name: str, poll_s: float = 5
               busy_wait_s: float = STALE_AFTER_S + 60) -> tuple[TrialState, list[float] | None, str | None, str]:
     """Runs (or finds cached) the run of `trial`'s parameters: (state, objective values, config hash, message).
 
-    Each epoch's validation value of the first metric is reported to optuna; when the pruner says so the run
-    stops. A run another live worker holds is waited for (up to `busy_wait_s`; its result is then cached)."""
+    The validation value of the first metric after epoch index e is reported to optuna at step e; after every
+    epoch but the last, the run stops when the pruner says so. A run another live worker holds is waited for (up
+    to `busy_wait_s`; its result is then cached)."""
     from hmr_bench.train.runner import Job
     from hmr_bench.train.trainer import StopRun
 
@@ -163,13 +166,14 @@ def run_trial(trial, spec: SweepSpec, runner, study_name: str, poll_s: float = 5
     job = Job(sweep_table(study_name), row, spec.seed, cfg)
     metric = spec.metrics[0]
     prune = len(spec.metrics) == 1
+    last_epoch = cfg.train.epochs - 1
 
-    def on_epoch(epoch: int, val: dict) -> None:
+    def on_epoch(epoch: int, val: dict) -> None:  # val: the validation means after epoch index `epoch`
         value = val.get(metric)
         if not prune or value is None or not math.isfinite(value):
             return
         trial.report(float(value), epoch)
-        if trial.should_prune():
+        if epoch < last_epoch and trial.should_prune():
             raise StopRun(f"pruned by optuna at epoch {epoch + 1} (validation {metric} {value:.2f})")
 
     deadline = time.time() + busy_wait_s

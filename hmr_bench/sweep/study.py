@@ -20,7 +20,6 @@ Several workers are not deterministic (what each sees depends on timing).
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 import os
@@ -36,6 +35,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
 from hmr_bench.errors import InputError
+from hmr_bench.io import file_lock
 from hmr_bench.paths import cache_root
 from hmr_bench.store import STALE_AFTER_S
 from hmr_bench.store.redact import redact_text, redact_url, url_secrets
@@ -92,7 +92,8 @@ def open_storage(url: str | os.PathLike | None = None, *, heartbeat: bool = True
             kw["connect_args"] = {arg: 5}
         kw["pool_pre_ping"] = True
     hb = dict(heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, heartbeat_stale_trial_callback=retry_trial)
-    with _file_lock(lock_path), warnings.catch_warnings():
+    # SQLite: one process of this host at a time creates the schema (PostgreSQL: `_rdb_storage` retries)
+    with file_lock(lock_path), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             storage = _rdb_storage(u.render_as_string(hide_password=False), kw, hb if heartbeat else {})
@@ -143,22 +144,6 @@ def _sqlite_lock_path(u, where: str) -> Path | None:
         raise InputError(where, "url", found=f"the folder {path.parent} is not writable",
                          expected="a SQLite file path in a writable folder")
     return path.with_name(path.name + ".lock")
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path | None):
-    """An exclusive lock between processes of this host (SQLite storages: creating the schema and the study)."""
-    if path is None:
-        yield
-        return
-    import fcntl
-
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _harden_sqlite(engine) -> None:
@@ -217,12 +202,43 @@ class TrialSeededSampler(BaseSampler):
         pass
 
 
-def make_pruner(name: str, warmup_epochs: int = 1):
-    """median: prune a trial whose epoch's validation value is worse than the median of earlier trials at that
-    epoch (after 5 trials, from epoch index `warmup_epochs`); none: never."""
+def default_warmup_epochs(epochs: int) -> int:
+    """Epochs at the start of a trial whose validation value the pruner never acts on, for trials of `epochs`.
+
+    A trial can be pruned after epoch index ``warmup`` … ``epochs - 2`` (`run_trial` makes no pruning decision
+    after the last epoch: stopping then saves no training and throws a finished trial away). The first epoch's
+    value ranks trials least reliably, so it is skipped (warm-up 1) when that still leaves an epoch before the
+    last, i.e. from 3 epochs on (paper profile, 25 epochs: prune from epoch index 1). With 1–2 epochs (smoke and
+    cpu profiles) a warm-up of 1 would leave only the last epoch, where pruning saves nothing: warm-up 0, so a
+    2-epoch trial worse than the median after its first epoch skips its second.
+    """
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise InputError("pruner", "epochs", found=repr(epochs), expected="a positive number of training epochs")
+    return 1 if epochs >= 3 else 0
+
+
+def trial_epochs(spec: SweepSpec) -> int:
+    """The fewest training epochs a trial of `spec` runs: ``train.epochs`` of the spec's config, or the low end of
+    its range when ``train.epochs`` is searched (the warm-up must leave every trial an epoch to be pruned at)."""
+    searched = [p for p in spec.params if p.key == "train.epochs"]
+    return int(searched[0].low) if searched else int(spec.base_config().train.epochs)
+
+
+def make_pruner(name: str, *, epochs: int, warmup_epochs: int | None = None):
+    """The pruner of a sweep whose trials train `epochs` epochs (the fewest, see `trial_epochs`).
+
+    median: optuna's MedianPruner — after epoch index e ≥ `warmup_epochs` (None: `default_warmup_epochs(epochs)`:
+    0 for ≤ 2 epochs, else 1), once 5 trials are COMPLETE, prunes a trial whose best validation value up to
+    epoch e (intermediate values at steps 0..e, step = epoch index) is worse than the median of the COMPLETE
+    trials' values at step e; none: never prunes."""
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_epochs)
-    return optuna.pruners.NopPruner()
+        warmup = default_warmup_epochs(epochs) if warmup_epochs is None else warmup_epochs
+        if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
+            raise InputError("pruner", "warmup_epochs", found=repr(warmup), expected="an integer ≥ 0")
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise InputError("--pruner", found=repr(name), expected="median or none")
 
 
 # ------------------------------------------------------------------ studies
@@ -233,7 +249,7 @@ def create_or_load_study(storage, name: str, spec: SweepSpec, *, pruner=None, st
     when it exists — then its stored spec must equal `spec` (InputError listing the differences otherwise)."""
     check_study_name(name)
     sampler = TrialSeededSampler(spec.sampler_seed, startup_trials)
-    pruner = make_pruner(spec.pruner) if pruner is None else pruner
+    pruner = make_pruner(spec.pruner, epochs=trial_epochs(spec)) if pruner is None else pruner
     directions = ["minimize"] * len(spec.metrics)
     try:
         study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
@@ -387,5 +403,5 @@ class Heartbeat:
 
 
 __all__ = ["GRACE_S", "HEARTBEAT_S", "Heartbeat", "RETRAIN_ATTR", "SPEC_ATTR", "TrialSeededSampler",
-           "create_or_load_study", "default_storage_url", "load_study", "make_pruner", "mark_process",
-           "open_storage", "recover_dead_trials", "retry_trial", "stored_spec"]
+           "create_or_load_study", "default_storage_url", "default_warmup_epochs", "load_study", "make_pruner",
+           "mark_process", "open_storage", "recover_dead_trials", "retry_trial", "stored_spec", "trial_epochs"]
