@@ -1,5 +1,6 @@
 """Builds the report: one self-contained HTML page per table (plus Fig. 7 and an index), each beside its CSV and
-Markdown, from the results store alone (no training).
+Markdown, from the results store alone (no training); a speed page from the benchmark files and a page per sweep
+study from the sweep storage.
 
     written = build_reports(ResultsStore(url), "reports", tables=["table2"], bench_dir=".benchmarks")
 
@@ -20,14 +21,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import VERDICT_RULE
 from hmr_bench.io import atomic_write
-from hmr_bench.report import collect, export, plots, provenance
+from hmr_bench.report import collect, export, plots, provenance, speed, sweeps
 from hmr_bench.report.bench import NOT_MEASURED, fps_series, load_bench
 from hmr_bench.tables import Table, load_table, table_names
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PAGE_ORDER = ("table1", "table2", "table3", "table4", "fig7", "fig8", "discrepancies")
+PAGE_ORDER = ("table1", "table2", "table3", "table4", "fig7", "fig8", "discrepancies", "speed")
+OTHER_PAGES = ("fig7", "speed", "sweeps")  # pages that are not a table of ablations/ ("sweeps": one per study)
 FIG7_TABLE = "table1"  # the paper's Fig. 7 compares the methods of Table 1 per action and per joint
 SYNTH_NOTE = ("Measured on SynthHMR: the paper's numbers come from real data (3DPW / H36M) and are shown for "
               "orientation; the verdicts test the direction of the paper's effects, not their size.")
@@ -71,7 +73,7 @@ def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(interval=export.interval, signed=export.signed, num=export.num, full=export.full,
-                       row_status=export.row_status, verdict_rule=VERDICT_RULE,
+                       row_status=export.row_status, verdict_rule=VERDICT_RULE, fmt=speed.fmt,
                        css=(HERE / "static" / "report.css").read_text(), js=(HERE / "static" / "sort.js").read_text())
     return env
 
@@ -80,6 +82,8 @@ def page_label(name: str) -> str:
     """The short name of a page in the navigation: 'Table 2', 'Fig. 8', 'Discrepancies'."""
     if name == "fig7":
         return "Fig. 7"
+    if name in ("speed", "sweeps"):
+        return name.capitalize()
     title = load_table(name).title if name in table_names() else name
     m = re.match(r"(Table \d+|Fig\. \d+)", title)
     return m.group(1) if m else name.capitalize()
@@ -186,10 +190,14 @@ class ReportBuilder:
     """Builds pages into `out` from `store`; see `build_reports`."""
 
     def __init__(self, store, out: str | Path = "reports", *, profiles: list[str] | None = None,
-                 bench_dir: str | Path | None = None, data_root: str | Path | None = None, gallery: bool = True):
+                 bench_dir: str | Path | None = None, data_root: str | Path | None = None, gallery: bool = True,
+                 sweep_storage: str | Path | None = None):
         self.store, self.out = store, Path(out)
         self.profiles, self.data_root, self.gallery = profiles, data_root, gallery
+        self.bench_dir, self.sweep_storage = bench_dir, sweep_storage
         self.bench = load_bench(bench_dir)
+        self._speed: speed.Speed | None = None
+        self._sweeps: sweeps.Sweeps | None = None
         self.env = _env()
         self.builder = provenance.builder()
         self.written: list[Path] = []
@@ -201,6 +209,18 @@ class ReportBuilder:
         if name not in self._sections:
             self._sections[name] = collect.collect_table(self.store, load_table(name), self.profiles)
         return self._sections[name]
+
+    @property
+    def speed(self) -> speed.Speed:
+        if self._speed is None:
+            self._speed = speed.load_speed(self.bench_dir)
+        return self._speed
+
+    @property
+    def sweeps(self) -> sweeps.Sweeps:
+        if self._sweeps is None:
+            self._sweeps = sweeps.open_sweeps(self.sweep_storage)
+        return self._sweeps
 
     def breakdown(self, sec: collect.Section) -> collect.Breakdown:
         key = (sec.table.name, sec.key)
@@ -231,12 +251,20 @@ class ReportBuilder:
         self.written.append(path)
         return path
 
-    def _nav(self, extra: list[str]) -> list[dict]:
-        names = set(extra) | {p.stem for p in self.out.glob("*.html") if p.stem != "index"}
-        return [{"href": f"{n}.html", "label": page_label(n)} for n in _page_order(names)]
+    def _nav(self, extra: list[str], here: str = "") -> list[dict]:
+        """The pages being built (`extra`) and those already in the folder, in `PAGE_ORDER`; then "Sweeps" (the
+        index's sweep cards) when sweep pages are built or present."""
+        built = {p.stem for p in self.out.glob("*.html") if p.stem != "index"}
+        sweep_pages = "sweeps" in extra or any(n.startswith("sweep-") for n in built)
+        names = (set(extra) | built) - {"sweeps"} - {n for n in built if n.startswith("sweep-")}
+        nav = [{"href": f"{n}.html", "label": page_label(n), "active": f"{n}.html" == here}
+               for n in _page_order(names)]
+        if sweep_pages:
+            nav.append({"href": "index.html#sweeps", "label": "Sweeps", "active": here.startswith("sweep-")})
+        return nav
 
     def _common(self, here: str, pages: list[str]) -> dict:
-        return {"builder": self.builder, "store": self.store.describe(), "nav": self._nav(pages), "here": here,
+        return {"builder": self.builder, "store": self.store.describe(), "nav": self._nav(pages, here), "here": here,
                 "store_args": _store_args(self.store)}
 
     def table_page(self, name: str, pages: list[str]) -> None:
@@ -290,6 +318,36 @@ class ReportBuilder:
                                                             **self._common("fig7.html", pages))
         self._write("fig7.html", html)
 
+    def speed_page(self, pages: list[str]) -> None:
+        """speed.html: inference against M, the training step and its breakdown, the data path, params and MACs,
+        the targets; every section says "not measured" with its command when its file is missing."""
+        sp = self.speed
+        series = sp.series()
+        parts = speed.breakdown_parts([r for r in sp.training if r["breakdown_ms"]])
+        steps = [r for r in sp.training if r["breakdown_ms"]]
+        html = self.env.get_template("speed.html.j2").render(
+            title="Speed", speed=sp, series=series, inference_plot=plots.speed_plot(series, "speed-inference"),
+            breakdown_plot=plots.grouped_bars(parts, {speed.step_label(r): [r["breakdown_ms"].get(p, float("nan"))
+                                                                            for p in parts] for r in steps},
+                                              "ms per step", "speed-breakdown"),
+            parts=parts, step_label=speed.step_label, not_measured=speed.NOT_MEASURED,
+            targets_not_measured=speed.TARGETS_NOT_MEASURED, folder=str(sp.folder),
+            **self._common("speed.html", pages))
+        self._write("speed.html", html)
+
+    def sweep_pages(self, pages: list[str]) -> None:
+        """sweep-<study>.html for every study of the sweep storage (none without a study)."""
+        sw = self.sweeps
+        store_args = _store_args(self.store)
+        for name in sw.names:
+            log.info("report: sweep %s", name)
+            view = sweeps.sweep_view(sw, name, self.store, store_args)
+            here = sweeps.page_name(name)
+            html = self.env.get_template("sweep.html.j2").render(
+                title=f"Sweep {name}", v=view, storage=sw.shown, ci=sweeps.ci_text,
+                sweep_report_args=sw.report_args, **self._common(here, pages))
+            self._write(here, html)
+
     def index(self, pages: list[str]) -> None:
         cards = []
         for name in _page_order(table_names()):
@@ -303,27 +361,37 @@ class ReportBuilder:
                 lines.append({"sec": s, "done": done, "expected": expected, "verdicts": s.verdict_counts()})
             cards.append({"name": name, "table": table, "lines": lines,
                           "href": f"{name}.html" if (self.out / f"{name}.html").exists() else None})
+        sw = self.sweeps
+        sweep_cards = [sweeps.study_card(sw, n) for n in sw.names]
+        for c in sweep_cards:
+            c["href"] = c["href"] if (self.out / c["href"]).exists() else None
         html = self.env.get_template("index.html.j2").render(
             title="Does the paper hold here?", cards=cards, fig7=(self.out / "fig7.html").exists(),
-            verdict_rule=VERDICT_RULE, **self._common("index.html", pages))
+            verdict_rule=VERDICT_RULE, speed=self.speed, speed_href=(self.out / "speed.html").exists(),
+            not_measured=speed.NOT_MEASURED, sweeps=sw, sweep_cards=sweep_cards,
+            sweep_how_to=sweeps.how_to(sw, _store_args(self.store)), **self._common("index.html", pages))
         self._write("index.html", html)
 
 
 def build_reports(store, out: str | Path = "reports", tables: list[str] | None = None, *,
                   profiles: list[str] | None = None, bench_dir: str | Path | None = None,
-                  data_root: str | Path | None = None, gallery: bool = True) -> list[Path]:
+                  data_root: str | Path | None = None, gallery: bool = True,
+                  sweep_storage: str | Path | None = None) -> list[Path]:
     """Writes `<table>.html`, `.csv`, `.md` (plus `_breakdown.csv`, and `_fps.csv` for Table 4 with benchmark
-    records) for each of `tables` (default: every table in ablations/, and `fig7.html` from Table 1), then
-    `index.html` summarising every table; returns the written paths.
+    records) for each of `tables` (default: every table in ablations/, `fig7.html` from Table 1, `speed.html` and
+    `sweep-<study>.html` for every sweep study: the names "fig7", "speed" and "sweeps"), then `index.html`
+    summarising every table, the speed results and the sweeps; returns the written paths.
 
-    profiles: only these profiles (default: every profile with runs); bench_dir: folder of bench_results.json
-    (default <repo>/.benchmarks); data_root: real-data folder for the gallery; gallery: render the qualitative
-    gallery (loads checkpoints; off for a quick build). Unknown table names raise InputError listing the tables.
+    profiles: only these profiles (default: every profile with runs); bench_dir: folder of the benchmark files
+    (bench_results.json, hmr_bench_*.json, targets_*.json; default <repo>/.benchmarks); data_root: real-data
+    folder for the gallery; gallery: render the qualitative gallery (loads checkpoints; off for a quick build);
+    sweep_storage: optuna storage of the sweeps, URL or SQLite path (default <cache>/sweeps.sqlite; a missing
+    SQLite file holds no study and is not created). Unknown table names raise InputError listing the tables.
     """
-    names = list(table_names()) + ["fig7"]
+    names = list(table_names()) + list(OTHER_PAGES)
     wanted = names if tables is None else list(dict.fromkeys(tables))
     for t in wanted:
-        if t != "fig7":
+        if t not in OTHER_PAGES:
             load_table(t)  # an unknown name raises InputError listing the tables
     if profiles:
         from hmr_bench.profiles import PROFILES
@@ -333,12 +401,17 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
         if bad:
             raise InputError("hmr-bench report", "--profiles", found=", ".join(bad),
                              expected="profiles of hmr-bench or of the store's runs: " + ", ".join(sorted(known)))
-    b = ReportBuilder(store, out, profiles=profiles, bench_dir=bench_dir, data_root=data_root, gallery=gallery)
+    b = ReportBuilder(store, out, profiles=profiles, bench_dir=bench_dir, data_root=data_root, gallery=gallery,
+                      sweep_storage=sweep_storage)
     b.out.mkdir(parents=True, exist_ok=True)
     for name in _page_order(wanted):
         log.info("report: %s", name)
         if name == "fig7":
             b.fig7_page(wanted)
+        elif name == "speed":
+            b.speed_page(wanted)
+        elif name == "sweeps":
+            b.sweep_pages(wanted)
         else:
             b.table_page(name, wanted)
     b.index(wanted)

@@ -1,8 +1,8 @@
 """The report's figures (matplotlib, Agg), returned as inline SVG text: text stays text (the page's fonts), and
 every figure's element ids are prefixed with its own name, so several figures can live in one HTML page.
 
-Inputs are plain data (`collect.Section`, `collect.Breakdown`, `collect.Curve`, `bench.FpsSeries`); nothing here
-reads the store.
+Inputs are plain data (`collect.Section`, `collect.Breakdown`, `collect.Curve`, `bench.FpsSeries`,
+`speed.Series`); nothing here reads the store.
 """
 
 from __future__ import annotations
@@ -137,6 +137,32 @@ def fps_plot(series, paper: dict[int, float], name: str) -> str | None:
     ax.set_ylabel("samples / s")
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
+    return to_svg(fig, name)
+
+
+def speed_plot(series, name: str) -> str | None:
+    """Inference against M, one line per `speed.Series` (backbone, scope, mode, batch, device): samples/s (left)
+    and milliseconds per batch (right); log y axes where the values span more than 20×."""
+    if not series:
+        return None
+    with_device = len({s.device for s in series}) > 1
+    fig, (ax_r, ax_l) = _figure(9.0, 3.2, 2)
+    for i, s in enumerate(series):
+        col, style = SERIES[i % len(SERIES)], "o-" if s.scope == "end-to-end" else "s--"
+        ax_r.plot(list(s.rate), list(s.rate.values()), style, color=col, ms=4, label=s.label(with_device))
+        if s.latency:
+            ax_l.plot(list(s.latency), list(s.latency.values()), style, color=col, ms=4)
+    for ax, values in ((ax_r, [v for s in series for v in s.rate.values()]),
+                       (ax_l, [v for s in series for v in s.latency.values()])):
+        if values and min(values) > 0 and max(values) / min(values) > 20:
+            ax.set_yscale("log")
+        ax.set_xlabel("number of RoIs M")
+        ax.set_xticks(sorted({m for s in series for m in s.rate}))
+    ax_r.set_ylabel("samples / s")
+    ax_l.set_ylabel("ms per batch (median round)")
+    fig.tight_layout()
+    fig.legend(*ax_r.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7,
+               ncol=2 if len(series) > 4 else 1, frameon=False)
     return to_svg(fig, name)
 
 

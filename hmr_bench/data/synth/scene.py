@@ -32,7 +32,7 @@ class SynthConfig:
     actions: tuple[str, ...] = tuple(ACTIONS)
     distance_m: tuple[float, float] = (2.0, 12.0)  # depth of the pelvis, drawn log-uniformly
     fov_jitter: float = 0.3  # focal = sqrt(W²+H²)·exp(U(−j, j)); 0 = always the CLIFF default
-    border_margin: float = 0.05  # pelvis pixel drawn in [−margin, 1+margin] of the image (fraction)
+    border_margin: float = 0.05  # pelvis pixel drawn in [−m, 1+m] of the image (fraction); m < 0: the central part
     heading_deg: tuple[float, float] = (0.0, 360.0)  # body heading drawn uniformly in [lo, hi); 0 faces the camera
     tilt_std_deg: float = 8.0
     betas_std: float = 1.0
@@ -58,6 +58,9 @@ class SynthConfig:
         lo, hi = self.distance_m
         if not 0.5 <= lo <= hi:
             raise InputError("SynthConfig", "distance_m", found=self.distance_m, expected="0.5 <= near <= far")
+        if not -0.45 <= self.border_margin <= 0.5:
+            raise InputError("SynthConfig", "border_margin", found=self.border_margin,
+                             expected="a fraction in [-0.45, 0.5] (the pelvis is drawn in [-m, 1+m] of the image)")
         if not -360.0 <= self.heading_deg[0] <= self.heading_deg[1] <= 360.0:
             raise InputError("SynthConfig", "heading_deg", found=self.heading_deg,
                              expected="(lo, hi) with -360 <= lo <= hi <= 360")
@@ -144,8 +147,10 @@ def place(scene: Scene, cfg: SynthConfig, root_joint: np.ndarray, joints24: np.n
 SYNTH_PROFILES: dict[str, SynthConfig] = {
     "smoke": SynthConfig(image_size=(128, 128), n_train=160, n_val=32, n_test=32),
     # cpu: people face the camera's half-space and scenes are less cluttered, so that a small CNN trained for
-    # minutes on 2 cores learns something (with 360° headings it regressed to a curled mean body; see profiles.py)
+    # minutes on 2 cores learns something (with 360° headings it regressed to a curled mean body; see profiles.py).
+    # The pelvis lies in the central half of the image at 2–6 m, as in H36M-like captures: with people anywhere at
+    # 2–12 m, |c − W/2|/b reached ~2 and L_cam's 2(c − W/2)/(b·s) terms drove the crop scale s up (measured).
     "cpu": SynthConfig(image_size=(256, 256), n_train=3000, n_val=400, n_test=600, heading_deg=(-90.0, 90.0),
-                       difficulty=0.3),
+                       difficulty=0.3, border_margin=-0.25, distance_m=(2.0, 6.0)),
     "paper": SynthConfig(image_size=(512, 512), n_train=50000, n_val=2000, n_test=5000),
 }
