@@ -6,7 +6,10 @@
   2 epochs of 2000 SynthHMR images (~125 steps of 32 samples × 5 RoIs, ~1 step/s on 2 cores). Measured while
   choosing it: from scratch, ~100–200 steps left every row near or above the trivial baseline (a small CNN needs
   thousands of steps); Adam 5e-4 and 1e-3 diverged (the crop camera scale s crossed zero, where L_cam's 1/(b·s)
-  terms explode).
+  terms explode). With people anywhere in the image at 2–12 m, |c − W/2|/b reached ~2 and official L_cam pushed
+  every RoI's s from ~1 to ~2.5 within 25 steps (the full model then ended barely below the trivial baseline),
+  so the SynthHMR cpu preset puts the pelvis in the central half of the image at 2–6 m, as in H36M-like captures
+  (s then stayed near the GT median, ~1.5, and the gradient norm fell from ~2,000–40,000 to ~500).
 - paper: spec §5 settings (ResNet-50 at 256×192, batch 48, Adam 1e-4, 25 epochs) for a GPU.
 """
 

@@ -116,7 +116,7 @@ class StridedNet(nn.Module):
 def test_strided_padded_conv_macs_match_hand_values():
     # output size floor((n + 2·pad − k) / stride) + 1: h (11 + 2 − 3) / 2 + 1 = 6, w (13 + 4 − 5) // 3 + 1 = 5;
     # then h (6 − 1) // 2 + 1 = 3, w (5 − 1) // 2 + 1 = 3
-    a = 4 * 6 * 5 * 3 * 3 * 5  # out channels × out positions × (in channels × kernel) = 1 800 positions·ch × 45
+    a = 4 * 6 * 5 * 3 * 3 * 5  # (out channels × out positions = 4 × 6 × 5 = 120) × (in channels × kernel = 45)
     b = 2 * 3 * 3 * 4
     out = StridedNet()(torch.zeros(1, 3, 11, 13))
     assert tuple(out.shape) == (1, 2, 3, 3)

@@ -230,6 +230,12 @@ def test_two_processes_writing_at_once_lose_no_record(tmp_path):
         p.start()
     for p in procs:
         p.join(timeout=300)
+    hung = [k for k, p in enumerate(procs) if p.is_alive()]
+    for p in procs:  # a writer stuck on the lock must not outlive the test
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=10)
+    assert not hung, f"writer(s) {hung} still running after 300 s (killed)"
     assert [p.exitcode for p in procs] == [0, 0]
     expected = {f"w{k}-{i}" for k in range(2) for i in range(n)}
     records = json.loads((tmp_path / BENCH_FILE).read_text())

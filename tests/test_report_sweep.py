@@ -3,7 +3,11 @@ studies with hand-chosen trial values (complete, pruned, failed; single and mult
 test runs are written into the results store by hand. The pages must show the counts, the best trial (the minimum
 over the complete trials' values), each trial's parameters and values, the paired retrain statistics (t CI over
 seeds, computed here with scipy) and, for the study without a retrain, "not run" with a command that the sweep
-CLI's own parser turns back into the study's exact spec."""
+CLI's own parser turns back into the study's exact spec.
+
+A second storage holds a study whose retrain trained a trial that is no longer the best (a warning on its page; its
+runs hold no compared metric, so no retrain figure) and a study with no complete trial (its defaults trial failed),
+which still renders; reading the storage never writes to it."""
 
 from __future__ import annotations
 
@@ -294,3 +298,72 @@ def test_sweep_pages_are_self_contained(built):
     demo = (out / "sweep-demo.html").read_text()
     assert {"history-mpjpe", "parallel-mpjpe", "slices-mpjpe", "retrain-synth-test"} <= set(
         re.findall(r'<figure data-figure="([^"]+)">', demo))
+
+
+def test_stale_retrain_and_a_study_without_a_complete_trial(tmp_path, one_thread):
+    """"stale": trial 0 (defaults, 100) was the best when the retrain ran (best_trial 0), trial 1 (95) is the best
+    now: the retrain section warns. Its runs hold only "pve" (not a compared metric): the test set has no compared
+    metric, so no retrain figure is drawn. "partial": only its defaults trial, failed: the page says no complete
+    trial and no retrain, the trial row shows the failure."""
+    from hmr_bench.report import build_reports
+
+    store = ResultsStore(f"sqlite:///{tmp_path / 'results.sqlite'}")
+    url = f"sqlite:///{tmp_path / 'sweeps.sqlite'}"
+    storage = open_storage(url, heartbeat=False)
+    spec = build_spec("smoke", search=["lambda_cam", "lambda_cont"], overrides={"train.epochs": 2})
+    dist = {p.name: p.distribution() for p in spec.params}
+    study = create_or_load_study(storage, "stale", spec)
+    trial = study.ask(dist)  # the enqueued defaults
+    study.tell(trial, [100.0])
+    plan = {"seeds": [0], "best_trial": 0, "params": {"best": spec.defaults(), "defaults": spec.defaults()},
+            "hashes": {arm: {"0": f"stale-{arm}-0"} for arm in ("best", "defaults")},
+            "status": {arm: {"0": "finished"} for arm in ("best", "defaults")}}
+    for arm in ("defaults", "best"):
+        rid = store.claim_run(plan["hashes"][arm]["0"], "sweep:stale", arm, 0, "smoke", {}, "synthkey")
+        store.log_metrics(rid, "test", "synth-test", {"pve": 120.0})
+        store.finish_run(rid, wall_time=1.0)
+    study.set_user_attr(RETRAIN_ATTR, plan)
+    study.add_trial(optuna.trial.create_trial(params={"lambda_cam": 0.5, "lambda_cont": 0.3}, distributions=dist,
+                                              values=[95.0]))
+    partial = create_or_load_study(storage, "partial", spec)
+    trial = partial.ask(dist)
+    trial.set_user_attr("failure", "training failed: out of memory")
+    partial.tell(trial, state=optuna.trial.TrialState.FAIL)
+    storage.engine.dispose()
+    db = tmp_path / "sweeps.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HMR_BENCH_CACHE", str(tmp_path / "cache"))
+        before = db.read_bytes()
+        build_reports(store, tmp_path / "r", ["sweeps"], sweep_storage=url, gallery=False, bench_dir=tmp_path)
+        assert db.read_bytes() == before  # the report reads the storage without writing to it
+    assert {p.name for p in (tmp_path / "r").glob("*.html")} == {"index.html", "sweep-stale.html",
+                                                                 "sweep-partial.html"}
+    html = (tmp_path / "r" / "sweep-stale.html").read_text()
+    found = elements(html)
+    assert one(found, data_kind="best-trial")["data-value"] == "1"
+    stale = one(found, data_kind="retrain-stale")
+    assert stale["data-value"] == "0" and one(found, data_kind="current-best")["text"] == "1"
+    assert one(found, data_kind="retrain-incomplete")
+    figures = re.findall(r'<figure data-figure="([^"]+)">', html)
+    assert "history-mpjpe" in figures and not any(f.startswith("retrain-") for f in figures)
+    # the demo-like case: a retrain of the current best shows no warning
+    plan["best_trial"] = 1
+    storage = open_storage(url, heartbeat=False)
+    optuna.load_study(study_name="stale", storage=storage).set_user_attr(RETRAIN_ATTR, plan)
+    storage.engine.dispose()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HMR_BENCH_CACHE", str(tmp_path / "cache"))
+        build_reports(store, tmp_path / "r2", ["sweeps"], sweep_storage=url, gallery=False, bench_dir=tmp_path)
+    assert 'data-kind="retrain-stale"' not in (tmp_path / "r2" / "sweep-stale.html").read_text()
+
+    page = (tmp_path / "r" / "sweep-partial.html").read_text()
+    found = elements(page)
+    assert one(found, data_kind="no-complete") and one(found, data_kind="retrain-not-run")
+    assert {int(e["data-trial"]): e["data-state"] for e in found if "data-trial" in e} == {0: "FAIL"}
+    row = re.search(r'<tr data-trial="0".*?</tr>', page, re.S).group(0)
+    assert "paper&#39;s defaults" in row and "training failed: out of memory" in row
+    assert one(elements(row), data_kind="value", data_metric="mpjpe")["data-value"] == ""
+    index = (tmp_path / "r" / "index.html").read_text()
+    card = index.split('data-study="partial"')[1].split('data-study="stale"')[0]
+    states = {e["data-state"]: int(e["data-value"]) for e in elements(card) if "data-state" in e}
+    assert states == {"COMPLETE": 0, "PRUNED": 0, "FAIL": 1} and "no complete trial yet" in card

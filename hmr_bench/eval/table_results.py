@@ -91,12 +91,13 @@ def trivial_metrics(store, runs: list[dict], protocol: str) -> dict[str, float]:
     return {m["name"]: m["value"] for m in rows if m["dataset"] == protocol}
 
 
-def _fmt(iv: Interval | None) -> str:
+def _fmt(iv: Interval | None, digits: int = 1) -> str:
+    """'80.8 ± 1.2' (mean ± CI half-width, `digits` decimals), '80.8' without bounds, 'not run' for None."""
     if iv is None:
         return "not run"
     if math.isnan(iv.low):
-        return f"{iv.mean:.1f}"
-    return f"{iv.mean:.1f} ± {iv.high - iv.mean:.1f}"
+        return f"{iv.mean:.{digits}f}"
+    return f"{iv.mean:.{digits}f} ± {iv.high - iv.mean:.{digits}f}"
 
 
 def format_text(res: TableResult) -> str:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmr_bench.errors import InputError
@@ -20,6 +19,7 @@ from hmr_bench.errors import InputError
 BENCH_FILE = "bench_results.json"
 REQUIRED = {"name": str, "num_rois": int, "backbone": str, "batch": int, "samples_per_s": (int, float), "device": str}
 NOT_MEASURED = "not measured — run `nox -s bench`"
+INFERENCE_SCOPES = ("backbone", "model", "end-to-end")
 
 
 def default_bench_dir() -> Path:
@@ -58,6 +58,43 @@ def _type_name(typ) -> str:
 
 
 @dataclass
+class Series:
+    """Inference of one (backbone, scope, mode, batch, device label) against M: {M: samples/s}, {M: ms}."""
+
+    backbone: str
+    scope: str
+    mode: str
+    batch: int
+    device: str
+    rate: dict[int, float] = field(default_factory=dict)
+    latency: dict[int, float] = field(default_factory=dict)
+
+    def label(self, with_device: bool = False) -> str:
+        text = f"{self.backbone} · {self.scope} · {self.mode} · batch {self.batch}"
+        return text + (f" · {self.device}" if with_device else "")
+
+
+def inference_series(records: list[dict]) -> list[Series]:
+    """Inference records (bench_results.json's, or the speed page's rows: backbone, num_rois, batch, device,
+    samples_per_s; scope default end-to-end, mode default crops, latency_ms optional) grouped by (backbone, scope,
+    mode, batch, device) into series against M (the last record wins where an M repeats), sorted by backbone,
+    scope (`INFERENCE_SCOPES` order), mode, batch, device."""
+    groups: dict[tuple, Series] = {}
+    for r in records:
+        key = (r["backbone"], r.get("scope", "end-to-end"), r.get("mode", "crops"), r["batch"], r["device"])
+        s = groups.setdefault(key, Series(*key))
+        s.rate[r["num_rois"]] = float(r["samples_per_s"])
+        if r.get("latency_ms") is not None:
+            s.latency[r["num_rois"]] = float(r["latency_ms"])
+    order = sorted(groups, key=lambda k: (k[0], INFERENCE_SCOPES.index(k[1]) if k[1] in INFERENCE_SCOPES else 9,
+                                          *k[2:]))
+    out = [groups[k] for k in order]
+    for s in out:
+        s.rate, s.latency = dict(sorted(s.rate.items())), dict(sorted(s.latency.items()))
+    return out
+
+
+@dataclass
 class FpsSeries:
     """Inference FPS against the number of RoIs for one (backbone, device, batch): fps {M: samples/s} (the
     last record wins where a file repeats an M)."""
@@ -74,10 +111,7 @@ class FpsSeries:
 
 def fps_series(records: list[dict]) -> list[FpsSeries]:
     """End-to-end, separate-crops records (what Table 4's FPS means; other scopes and the shared-backbone mode are
-    left out) grouped by (backbone, device, batch), sorted by those."""
-    groups: dict[tuple, dict[int, float]] = defaultdict(dict)
-    for r in records:
-        if r.get("scope", "end-to-end") != "end-to-end" or r.get("mode", "crops") != "crops":
-            continue
-        groups[(r["backbone"], r["device"], r["batch"])][r["num_rois"]] = float(r["samples_per_s"])
-    return [FpsSeries(b, d, n, dict(sorted(f.items()))) for (b, d, n), f in sorted(groups.items())]
+    left out) grouped by (backbone, device, batch), sorted by those: `inference_series` of those records."""
+    out = [FpsSeries(s.backbone, s.device, s.batch, s.rate) for s in inference_series(records)
+           if s.scope == "end-to-end" and s.mode == "crops"]
+    return sorted(out, key=lambda f: (f.backbone, f.device, f.batch))

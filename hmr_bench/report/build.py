@@ -195,7 +195,8 @@ class ReportBuilder:
         self.store, self.out = store, Path(out)
         self.profiles, self.data_root, self.gallery = profiles, data_root, gallery
         self.bench_dir, self.sweep_storage = bench_dir, sweep_storage
-        self.bench = load_bench(bench_dir)
+        self._bench: list[dict] | None = None
+        self._bench_read = False
         self._speed: speed.Speed | None = None
         self._sweeps: sweeps.Sweeps | None = None
         self.env = _env()
@@ -209,6 +210,13 @@ class ReportBuilder:
         if name not in self._sections:
             self._sections[name] = collect.collect_table(self.store, load_table(name), self.profiles)
         return self._sections[name]
+
+    @property
+    def bench(self) -> list[dict] | None:
+        """bench_results.json's records (None without the file), read when a page needs them."""
+        if not self._bench_read:
+            self._bench, self._bench_read = load_bench(self.bench_dir), True
+        return self._bench
 
     @property
     def speed(self) -> speed.Speed:
@@ -323,14 +331,14 @@ class ReportBuilder:
         the targets; every section says "not measured" with its command when its file is missing."""
         sp = self.speed
         series = sp.series()
-        parts = speed.breakdown_parts([r for r in sp.training if r["breakdown_ms"]])
-        steps = [r for r in sp.training if r["breakdown_ms"]]
+        rows = [r for r in sp.training if r["breakdown_ms"]]
+        parts = speed.breakdown_parts(rows)
+        steps = list(zip(speed.step_labels(rows), rows))  # distinct labels: mode, device (and file) in each
         html = self.env.get_template("speed.html.j2").render(
             title="Speed", speed=sp, series=series, inference_plot=plots.speed_plot(series, "speed-inference"),
-            breakdown_plot=plots.grouped_bars(parts, {speed.step_label(r): [r["breakdown_ms"].get(p, float("nan"))
-                                                                            for p in parts] for r in steps},
-                                              "ms per step", "speed-breakdown"),
-            parts=parts, step_label=speed.step_label, not_measured=speed.NOT_MEASURED,
+            breakdown_plot=plots.grouped_bars(parts, {label: [r["breakdown_ms"].get(p, float("nan")) for p in parts]
+                                                      for label, r in steps}, "ms per step", "speed-breakdown"),
+            parts=parts, steps=steps, not_measured=speed.NOT_MEASURED,
             targets_not_measured=speed.TARGETS_NOT_MEASURED, folder=str(sp.folder),
             **self._common("speed.html", pages))
         self._write("speed.html", html)
@@ -344,33 +352,63 @@ class ReportBuilder:
             view = sweeps.sweep_view(sw, name, self.store, store_args)
             here = sweeps.page_name(name)
             html = self.env.get_template("sweep.html.j2").render(
-                title=f"Sweep {name}", v=view, storage=sw.shown, ci=sweeps.ci_text,
-                sweep_report_args=sw.report_args, **self._common(here, pages))
+                title=f"Sweep {name}", v=view, storage=sw.shown, sweep_report_args=sw.report_args,
+                **self._common(here, pages))
             self._write(here, html)
 
     def index(self, pages: list[str]) -> None:
+        """index.html: a card per table, the speed card and the sweep cards. Each section reads its own source; an
+        InputError there (a malformed benchmark or targets file, a sweep storage that cannot be opened, ...) is
+        shown in that section's card instead of failing the whole report."""
         cards = []
         for name in _page_order(table_names()):
             table = load_table(name)
-            secs = self.sections(name)
-            lines = []
-            for s in secs:
-                expected = len(s.result.rows) * len(s.seeds)
-                done = sum(len(set().union(*(v.keys() for v in rr.seeds.values()))) if rr.seeds else 0
-                           for rr in s.result.rows)
-                lines.append({"sec": s, "done": done, "expected": expected, "verdicts": s.verdict_counts()})
-            cards.append({"name": name, "table": table, "lines": lines,
+            lines, error = [], None
+            try:
+                for s in self.sections(name):
+                    expected = len(s.result.rows) * len(s.seeds)
+                    done = sum(len(set().union(*(v.keys() for v in rr.seeds.values()))) if rr.seeds else 0
+                               for rr in s.result.rows)
+                    lines.append({"sec": s, "done": done, "expected": expected, "verdicts": s.verdict_counts()})
+            except InputError as e:
+                log.warning("report index: %s", e)
+                lines, error = [], str(e)
+            cards.append({"name": name, "table": table, "lines": lines, "error": error,
                           "href": f"{name}.html" if (self.out / f"{name}.html").exists() else None})
-        sw = self.sweeps
-        sweep_cards = [sweeps.study_card(sw, n) for n in sw.names]
-        for c in sweep_cards:
-            c["href"] = c["href"] if (self.out / c["href"]).exists() else None
+        sp, speed_error = _or_error(lambda: self.speed)
+        sw, sweep_error = _or_error(lambda: self.sweeps)
+        sweep_cards = []
+        for n in sw.names if sw is not None else []:
+            card, err = _or_error(lambda n=n: sweeps.study_card(sw, n))
+            card = {**card, "error": None} if card is not None else {"name": n, "href": sweeps.page_name(n),
+                                                                     "error": err}
+            card["href"] = card["href"] if (self.out / card["href"]).exists() else None
+            sweep_cards.append(card)
         html = self.env.get_template("index.html.j2").render(
             title="Does the paper hold here?", cards=cards, fig7=(self.out / "fig7.html").exists(),
-            verdict_rule=VERDICT_RULE, speed=self.speed, speed_href=(self.out / "speed.html").exists(),
-            not_measured=speed.NOT_MEASURED, sweeps=sw, sweep_cards=sweep_cards,
-            sweep_how_to=sweeps.how_to(sw, _store_args(self.store)), **self._common("index.html", pages))
+            verdict_rule=VERDICT_RULE, speed=sp, speed_error=speed_error,
+            speed_href=(self.out / "speed.html").exists(), not_measured=speed.NOT_MEASURED, sweeps=sw,
+            sweep_error=sweep_error, sweep_shown=sw.shown if sw is not None else _sweep_shown(self.sweep_storage),
+            sweep_cards=sweep_cards, sweep_how_to=sweeps.how_to(sw, _store_args(self.store)) if sw is not None
+            else "", **self._common("index.html", pages))
         self._write("index.html", html)
+
+
+def _or_error(fn):
+    """(fn(), None), or (None, the message) when fn raises InputError (logged as a warning)."""
+    try:
+        return fn(), None
+    except InputError as e:
+        log.warning("report index: %s", e)
+        return None, str(e)
+
+
+def _sweep_shown(url) -> str:
+    """The sweep storage as shown on the page (password hidden), for a card whose storage could not be opened."""
+    from hmr_bench.store.redact import redact_url
+    from hmr_bench.sweep.study import default_storage_url
+
+    return redact_url(default_storage_url() if url is None else str(url))
 
 
 def build_reports(store, out: str | Path = "reports", tables: list[str] | None = None, *,
@@ -386,7 +424,8 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
     (bench_results.json, hmr_bench_*.json, targets_*.json; default <repo>/.benchmarks); data_root: real-data
     folder for the gallery; gallery: render the qualitative gallery (loads checkpoints; off for a quick build);
     sweep_storage: optuna storage of the sweeps, URL or SQLite path (default <cache>/sweeps.sqlite; a missing
-    SQLite file holds no study and is not created). Unknown table names raise InputError listing the tables.
+    SQLite file holds no study and is not created; an existing one is read without writing to it). Unknown table
+    names raise InputError listing the tables.
     """
     names = list(table_names()) + list(OTHER_PAGES)
     wanted = names if tables is None else list(dict.fromkeys(tables))

@@ -19,16 +19,26 @@ CSV_COLUMNS = ("table", "profile", "protocol", "row", "label", "metric", "paper"
                "failed_runs", "command")
 
 
-def interval(iv: Interval | None) -> str:
-    """'80.8 ± 1.2' (mean ± 95 % CI half-width), '80.8' with one seed, 'not run' for None (as `format_text`)."""
-    return _fmt(iv)
+def _bracket(iv: Interval) -> bool:
+    """An interval shown as '[low, high]': a bootstrap one (not symmetric about its mean) with finite bounds."""
+    return iv.method != "t" and math.isfinite(iv.low) and math.isfinite(iv.high)
 
 
-def signed(iv: Interval | None) -> str:
-    """A difference: '+2.3 ± 1.1' / '−0.4' ('' for None)."""
+def interval(iv: Interval | None, digits: int = 1) -> str:
+    """'80.8 ± 1.2' (mean ± 95 % CI half-width), '80.8' with one seed, 'not run' for None (as `format_text`);
+    a bootstrap interval '80.8 [79.9, 81.8]'. digits: decimals (the sweep pages use 2)."""
+    if iv is not None and _bracket(iv):
+        return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+    return _fmt(iv, digits)
+
+
+def signed(iv: Interval | None, digits: int = 1) -> str:
+    """A difference: '+2.3 ± 1.1' / '-0.4' ('' for None); a bootstrap interval '+2.3 [+1.0, +3.9]'."""
     if iv is None:
         return ""
-    return ("+" if iv.mean >= 0 else "") + _fmt(iv)
+    if _bracket(iv):
+        return f"{iv.mean:+.{digits}f} [{iv.low:+.{digits}f}, {iv.high:+.{digits}f}]"
+    return ("+" if iv.mean >= 0 else "") + _fmt(iv, digits)
 
 
 def num(x, digits: int = 1) -> str:

@@ -9,7 +9,8 @@
 
 Nothing is timed or recomputed here: samples/s is the benchmark's (batch / median round seconds), a ratio is the
 one the targets run stored. Every record keeps its provenance (device, precision, memory layout, torch, threads,
-date), from the record or else from its file's. A missing file leaves its sections "not measured".
+date), from the record or else from its file's. A missing file leaves its sections "not measured"; a target
+entry without a finite measured value shows as "not measured" (its reason beside it).
 
     speed = load_speed(".benchmarks")
     speed.inference, speed.training, speed.data, speed.cost, speed.targets
@@ -23,11 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmr_bench.errors import InputError
-from hmr_bench.report.bench import BENCH_FILE, load_bench
+from hmr_bench.report.bench import BENCH_FILE, INFERENCE_SCOPES, Series, inference_series, load_bench
 
 NOT_MEASURED = "not measured — run `nox -s bench`"
 TARGETS_NOT_MEASURED = "not measured — run `python -m hmr_bench.bench.targets`"
-INFERENCE_SCOPES = ("backbone", "model", "end-to-end")
 TRAINING_SCOPES = ("train-step", "train-step+loader")
 RECORD_KEY = ("name", "backbone", "batch", "device", "scope")  # = bench.results.RECORD_KEY
 TARGET_TEXT = {  # what each target of `bench.targets` measures
@@ -38,23 +38,6 @@ TARGET_TEXT = {  # what each target of `bench.targets` measures
     "gpu_latency_ms": "ResNet-50, M = 5, end-to-end latency at batch 1 (ms)",
 }
 BREAKDOWN_AGGREGATES = ("forward", "total")  # sums of other parts of `training_step_breakdown`
-
-
-@dataclass
-class Series:
-    """Inference of one (backbone, scope, mode, batch, device label) against M: {M: samples/s}, {M: ms}."""
-
-    backbone: str
-    scope: str
-    mode: str
-    batch: int
-    device: str
-    rate: dict[int, float] = field(default_factory=dict)
-    latency: dict[int, float] = field(default_factory=dict)
-
-    def label(self, with_device: bool = False) -> str:
-        text = f"{self.backbone} · {self.scope} · {self.mode} · batch {self.batch}"
-        return text + (f" · {self.device}" if with_device else "")
 
 
 @dataclass
@@ -74,26 +57,17 @@ class Speed:
         return not (self.inference or self.training or self.data or self.cost or self.targets)
 
     def series(self) -> list[Series]:
-        """The inference rows as series against M, sorted by backbone, scope, mode, batch, device."""
-        groups: dict[tuple, Series] = {}
-        for r in self.inference:
-            key = (r["backbone"], r["scope"], r["mode"], r["batch"], r["device"])
-            s = groups.setdefault(key, Series(*key))
-            s.rate[r["num_rois"]] = r["samples_per_s"]
-            if r["latency_ms"] is not None:
-                s.latency[r["num_rois"]] = r["latency_ms"]
-        out = [groups[k] for k in sorted(groups, key=lambda k: (k[0], INFERENCE_SCOPES.index(k[1])
-                                                                if k[1] in INFERENCE_SCOPES else 9, *k[2:]))]
-        for s in out:
-            s.rate, s.latency = dict(sorted(s.rate.items())), dict(sorted(s.latency.items()))
-        return out
+        """The inference rows as series against M (`report.bench.inference_series`), sorted by backbone, scope,
+        mode, batch, device."""
+        return inference_series(self.inference)
 
     def target_counts(self) -> dict[str, int]:
         """{"met", "not met", "reported"} over every target entry."""
         out = {"met": 0, "not met": 0, "reported": 0}
         for t in self.targets:
             for e in t["entries"]:
-                out[{True: "met", False: "not met", None: "reported"}[e["met"]]] += 1
+                if e["measured"] is not None:
+                    out[{True: "met", False: "not met", None: "reported"}.get(e["met"], "reported")] += 1
         return out
 
 
@@ -122,10 +96,15 @@ def provenance(rec: dict, meta: dict | None = None) -> dict:
                     return src[k]
         return None
 
-    if rec.get("device_type") and rec.get("device_name"):
-        device = f"{rec['device_type']} ({rec['device_name']})"
-    elif rec.get("device"):
-        device = str(rec["device"]).split(" · ")[0]  # a series label: "cpu (AMD EPYC, 2 threads) · fp32 · ..."
+    dev = rec.get("device")
+    plain = isinstance(dev, str) and dev != "" and " " not in dev and "(" not in dev  # "cpu", "cuda:0": a type
+    kind = rec.get("device_type") or (dev if plain else None)
+    name = rec.get("device_name") or (meta.get("device_name") if kind and meta.get("device") in (None, kind)
+                                      else None)
+    if kind and name:
+        device = f"{kind} ({name})"
+    elif dev:
+        device = str(dev).split(" · ")[0]  # a series label: "cpu (AMD EPYC, 2 threads) · fp32 · ..."
     elif meta.get("device") and meta.get("device_name"):
         device = f"{meta['device']} ({meta['device_name']})"
     else:
@@ -152,7 +131,21 @@ def _inference_row(rec: dict, meta: dict | None, source: str) -> dict | None:
 
 
 def _training_row(rec: dict, meta: dict | None, source: str) -> dict:
-    step, bb = _num(rec.get("step_ms")), _num(rec.get("backbone_fwd_bwd_ms"))
+    """A training-step row; samples/s = batch / step time, ratio = backbone fwd+bwd ms / step ms and the share
+    outside the backbone = 1 − ratio where the record does not store them (step time: step_ms, else the median
+    round). device: the record's series label (device, precision, layout), else its provenance's device."""
+    batch = rec.get("batch")
+    step = _num(rec.get("step_ms"))
+    if step is None:
+        median = _num((rec.get("stats_s") or {}).get("median"))
+        step = 1e3 * median if median else None
+    bb = _num(rec.get("backbone_fwd_bwd_ms"))
+    rate = _num(rec.get("samples_per_s"))
+    if rate is None and step and isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
+        rate = batch / (step / 1e3)
+    bb_rate = _num(rec.get("backbone_fwd_bwd_samples_per_s"))
+    if bb_rate is None and bb and isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
+        bb_rate = batch / (bb / 1e3)
     ratio = _num(rec.get("step_vs_backbone"))
     if ratio is None and step and bb:
         ratio = bb / step
@@ -160,12 +153,13 @@ def _training_row(rec: dict, meta: dict | None, source: str) -> dict:
     if share is None and ratio is not None:
         share = 1 - ratio
     parts = {k: float(v) for k, v in (rec.get("breakdown_ms") or {}).items() if _num(v) is not None}
+    prov = provenance(rec, meta)
+    device = rec.get("device_label") or (meta or {}).get("device_label") or prov["device"] or "?"
     return {"benchmark": rec.get("benchmark"), "scope": rec.get("scope"), "backbone": rec.get("backbone", "?"),
-            "num_rois": rec.get("num_rois"), "batch": rec.get("batch"), "mode": rec.get("mode", "crops"),
-            "samples_per_s": _num(rec.get("samples_per_s")), "step_ms": step, "backbone_ms": bb,
-            "backbone_samples_per_s": _num(rec.get("backbone_fwd_bwd_samples_per_s")), "ratio": ratio,
-            "outside_share": share, "data_wait_share": _num(rec.get("data_wait_share")),
-            "workers": rec.get("workers"), "breakdown_ms": parts, "source": source, "prov": provenance(rec, meta)}
+            "num_rois": rec.get("num_rois"), "batch": batch, "mode": rec.get("mode", "crops"), "device": device,
+            "samples_per_s": rate, "step_ms": step, "backbone_ms": bb, "backbone_samples_per_s": bb_rate,
+            "ratio": ratio, "outside_share": share, "data_wait_share": _num(rec.get("data_wait_share")),
+            "workers": rec.get("workers"), "breakdown_ms": parts, "source": source, "prov": prov}
 
 
 def _data_what(rec: dict) -> str:
@@ -232,18 +226,31 @@ def _targets(path: Path) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
         raise InputError(path, "targets", found=type(data.get("targets") if isinstance(data, dict) else data).__name__,
                          expected="an object {backbone: {target: entry}} (python -m hmr_bench.bench.targets)")
-    meta = data.get("provenance") or {}
+    meta = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+    bad = [bb for bb, per in data["targets"].items() if per is not None and not isinstance(per, dict)]
+    if bad or not isinstance(data.get("gpu") or {}, dict):
+        raise InputError(path, f"targets.{bad[0]}" if bad else "gpu", found=type(data["targets"][bad[0]] if bad
+                                                                                  else data["gpu"]).__name__,
+                         expected="an object {target: entry}")
     entries = [(bb, name, e) for bb, per in data["targets"].items() for name, e in (per or {}).items()]
-    entries += [(e.get("backbone", "resnet50"), name, e) for name, e in (data.get("gpu") or {}).items()]
+    entries += [(e.get("backbone", "resnet50") if isinstance(e, dict) else "resnet50", name, e)
+                for name, e in (data.get("gpu") or {}).items()]
     rows = []
     for bb, name, e in entries:
-        if not isinstance(e, dict) or _num(e.get("measured")) is None:
-            raise InputError(path, f"targets.{bb}.{name}.measured", found=repr(e.get("measured") if
-                             isinstance(e, dict) else e), expected="a number")
+        what = TARGET_TEXT.get(name, name)
+        if not isinstance(e, dict) or _num(e.get("measured")) is None:  # shown as "not measured", with why
+            found = repr(e.get("measured") if isinstance(e, dict) else e)[:80]
+            rows.append({"backbone": str(bb), "name": str(name), "what": what, "measured": None, "target": None,
+                         "met": None, "batch": e.get("batch") if isinstance(e, dict) else None, "detail": {},
+                         "error": f"targets.{bb}.{name}.measured: {found}, expected a finite number"})
+            continue
         skip = {"measured", "target", "met", "backbone"}
-        detail = {k: v for k, v in e.items() if k not in skip and (_num(v) is not None or isinstance(v, dict))}
-        rows.append({"backbone": bb, "name": name, "what": TARGET_TEXT.get(name, name), "measured": e["measured"],
-                     "target": e.get("target"), "met": e.get("met"), "batch": e.get("batch"), "detail": detail})
+        detail = {k: (v if not isinstance(v, dict) else {kk: vv for kk, vv in v.items() if _num(vv) is not None})
+                  for k, v in e.items() if k not in skip and (_num(v) is not None or isinstance(v, dict))}
+        met = e.get("met") if isinstance(e.get("met"), bool) else None
+        rows.append({"backbone": str(bb), "name": str(name), "what": what, "measured": float(e["measured"]),
+                     "target": e.get("target"), "met": met, "batch": e.get("batch"), "detail": detail,
+                     "error": None})
     return {"file": path.name, "prov": provenance({}, meta), "settings": data.get("settings") or {},
             "rounds": data.get("rounds"), "warmup": data.get("warmup"), "entries": rows,
             "cpu_settings": data.get("cpu_settings")}
@@ -320,8 +327,27 @@ def breakdown_parts(rows: list[dict]) -> list[str]:
 
 
 def step_label(r: dict) -> str:
-    return f"{r['backbone']} M{r['num_rois']} b{r['batch']} {r['scope']}"
+    """A training row's name: backbone, M, batch, mode, scope (with its workers), device label, e.g.
+    'cnn-small M5 b32 crops train-step · cpu (AMD EPYC 7B13, 2 threads) · fp32 · contiguous'."""
+    workers = f" ({r['workers']} workers)" if r.get("workers") is not None else ""
+    return (f"{r['backbone']} M{r['num_rois']} b{r['batch']} {r['mode']} {r['scope']}{workers}"
+            f" · {r.get('device') or '?'}")
+
+
+def step_labels(rows: list[dict]) -> list[str]:
+    """`step_label` of each row, made distinct: a label that several rows share gets their file name (and then
+    their position) after it."""
+    labels = [step_label(r) for r in rows]
+    for i, lab in enumerate(labels):
+        if labels.count(lab) > 1:
+            labels[i] = f"{lab} · {rows[i].get('source') or '?'}"
+    seen: dict[str, int] = {}
+    for i, lab in enumerate(labels):
+        seen[lab] = seen.get(lab, 0) + 1
+        if labels.count(lab) > 1:
+            labels[i] = f"{lab} #{seen[lab]}"
+    return labels
 
 
 __all__ = ["NOT_MEASURED", "TARGETS_NOT_MEASURED", "Series", "Speed", "breakdown_parts", "fmt", "load_speed",
-           "provenance", "step_label"]
+           "provenance", "step_label", "step_labels"]

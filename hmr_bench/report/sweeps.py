@@ -3,8 +3,14 @@
 
 The numbers come from `sweep.page.sweep_page_data` (trials, best trial, importances, the retrain comparison with
 its statistics from `eval.stats`) and the figures from `sweep.plots`; this module only arranges them for
-``sweep.html.j2`` and writes the command that runs what is missing. Reading never creates a storage: a SQLite
-file that does not exist holds no study.
+``sweep.html.j2`` and writes the command that runs what is missing. Reading never creates a storage and never
+writes to a SQLite one: a SQLite file that does not exist holds no study, an existing one is opened read-only
+(SQLite's ``mode=ro``: no table creation, no lock file, no journal-mode change; for a WAL database SQLite may
+leave its ``-wal`` / ``-shm`` side files, the database file itself is not changed), and a SQLite file without
+optuna's tables holds no study. Another database (PostgreSQL, MySQL) is opened through
+`sweep.study.open_storage`, which creates optuna's tables where they are missing; it is opened only when the
+report is built (the index's sweep section or the sweep pages), and an error there is shown in the index's
+sweep section instead of failing the report.
 
     sw = open_sweeps(url)                             # url None: the default storage
     cards = [study_card(sw, name) for name in sw.names]
@@ -18,10 +24,13 @@ import logging
 import math
 import os
 import shlex
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
+from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import Interval
 
 log = logging.getLogger(__name__)
@@ -79,9 +88,43 @@ def _sqlite_file(raw: str) -> Path | None:
     return Path(u.database).expanduser()
 
 
+SQLITE_READ_TIMEOUT_S = 30  # waiting for a sweep that is writing the file
+
+
+def _read_only_sqlite(file: Path, shown: str):
+    """An optuna RDBStorage reading the existing SQLite `file` read-only, or None when it holds no optuna tables
+    (an empty or foreign SQLite file: no study). InputError when it is not a readable SQLite database."""
+    import optuna
+
+    uri = f"file:{quote(str(file.resolve()))}?mode=ro"
+
+    def connect():
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_READ_TIMEOUT_S, check_same_thread=False)
+
+    where = f"sweep storage {shown}"
+    try:
+        con = connect()
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise InputError(where, "url", found=f"not a readable SQLite database ({e})",
+                         expected="an optuna sweep storage written by `hmr-bench sweep`") from None
+    if not {"studies", "version_info", "alembic_version"} <= tables:
+        return None
+    try:
+        return optuna.storages.RDBStorage("sqlite://", engine_kwargs={"creator": connect},
+                                          skip_table_creation=True)
+    except Exception as e:  # noqa: BLE001 (optuna / SQLAlchemy errors of an unusable file)
+        raise InputError(where, "url", found=f"the database cannot be read ({type(e).__name__}: {str(e)[:300]})",
+                         expected="an optuna sweep storage of this optuna version") from None
+
+
 def open_sweeps(url: str | os.PathLike | None = None) -> Sweeps:
     """The hmr-bench studies of the sweep storage `url` (None: `sweep.study.default_storage_url()`). A SQLite file
-    that does not exist gives no study and is not created; a URL that cannot be opened raises InputError."""
+    that does not exist gives no study and is not created; an existing one is read without writing to it (see the
+    module docstring); a URL that cannot be opened raises InputError."""
     from hmr_bench.store.redact import redact_url
     from hmr_bench.sweep.study import default_storage_url
 
@@ -95,7 +138,9 @@ def open_sweeps(url: str | os.PathLike | None = None) -> Sweeps:
 
     from hmr_bench.sweep.study import SPEC_ATTR, open_storage
 
-    storage = open_storage(raw, heartbeat=False)
+    storage = _read_only_sqlite(file, shown) if file is not None else open_storage(raw, heartbeat=False)
+    if storage is None:
+        return Sweeps(given, shown, None, [])
     names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
                    if SPEC_ATTR in s.user_attrs)
     return Sweeps(given, shown, storage, names)
@@ -197,18 +242,6 @@ def _interval(d: dict | None) -> Interval | None:
                     str(d["method"]))
 
 
-def ci_text(iv: Interval | None, signed: bool = False, digits: int = 2) -> str:
-    """'80.81 ± 1.20' (t interval), '80.81 [79.90, 81.75]' (bootstrap), '80.81' without an interval, '' for None."""
-    if iv is None:
-        return ""
-    f = f"+.{digits}f" if signed else f".{digits}f"
-    if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
-        return f"{iv.mean:{f}}"
-    if iv.method == "t":
-        return f"{iv.mean:{f}} ± {(iv.high - iv.low) / 2:.{digits}f}"
-    return f"{iv.mean:{f}} [{iv.low:{f}}, {iv.high:{f}}]"
-
-
 def figure_html(out, alt: str) -> str | None:
     """A plot for the page: SVG text as is, PNG bytes as an <img> with a data: URI (no file, no network)."""
     if out is None:
@@ -268,9 +301,13 @@ def _versus(data: dict) -> dict:
             "same": bool(best and dflt and best["number"] == dflt["number"])}
 
 
-def _retrain(cmp: dict | None) -> dict | None:
+def _retrain(cmp: dict | None, best: dict | None = None) -> dict | None:
+    """The retrain's rows (one per test set and metric) beside `retrain.compare`'s keys; "stale_best": the current
+    best trial's number when it is not the trial the stored retrain trained (None where they agree)."""
     if cmp is None:
         return None
+    now = best["number"] if best else None
+    stale = now if now != cmp.get("best_trial") else None
     rows = []
     for dataset, per in cmp["datasets"].items():
         for metric, r in per.items():
@@ -282,7 +319,7 @@ def _retrain(cmp: dict | None) -> dict | None:
                          "best": _interval(r["mean"]["best"]), "diff": diff,
                          "bootstrap": _interval(r["bootstrap"]), "verdict": kind, "verdict_text": text,
                          "beats": r["beats_defaults"], "values": r["values"]})
-    return {**cmp, "rows": rows}
+    return {**cmp, "rows": rows, "stale_best": stale, "stale": now != cmp.get("best_trial")}
 
 
 def _plots(data: dict) -> list[dict]:
@@ -307,7 +344,9 @@ def _plots(data: dict) -> list[dict]:
             f"(log axes where searched on a log scale), coloured by validation {m}.")
         add(f"slices-{m}", plots.plot_slices(data, i), f"Slices: validation {m} against each weight; the dashed "
             "line is the paper's default.")
-    for dataset in sorted((data.get("retrain") or {}).get("datasets") or {}):
+    for dataset, per in sorted(((data.get("retrain") or {}).get("datasets") or {}).items()):
+        if not per:  # no compared metric stored for this test set: nothing to draw
+            continue
         add(f"retrain-{dataset}", plots.plot_retrain(data, dataset), f"Best weights vs the paper's defaults on "
             f"{dataset} (test): each seed (grey) and the mean with its 95 % CI over seeds.")
     return out
@@ -324,9 +363,9 @@ def sweep_view(sw: Sweeps, name: str, store, store_args: str = "") -> dict:
     plan_seeds = (data["retrain"] or {}).get("seeds", []) + (data["retrain"] or {}).get("missing_seeds", [])
     command = sweep_command(name, data["spec"], finished, sorted(plan_seeds), sw.args + store_args)
     return {**data, "counts": _ordered(data["counts"]), "states": states(data["counts"]), "rows": _trial_rows(data),
-            "versus": _versus(data), "retrain_view": _retrain(data["retrain"]), "figures": _plots(data),
+            "versus": _versus(data), "retrain_view": _retrain(data["retrain"], data["best"]), "figures": _plots(data),
             "command": command, "finished": finished, "href": page_name(name)}
 
 
-__all__ = ["HOW_TO", "Sweeps", "ci_text", "figure_html", "how_to", "open_sweeps", "page_name", "study_card",
+__all__ = ["HOW_TO", "Sweeps", "figure_html", "how_to", "open_sweeps", "page_name", "study_card",
            "sweep_command", "sweep_view"]
