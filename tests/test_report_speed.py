@@ -322,6 +322,29 @@ def test_navigation_index_card_and_plots(built):
     assert (int(met), int(not_met)) == (1 + bool(ratio_met), 1 - bool(ratio_met))
 
 
+def test_inference_plot_has_one_panel_per_backbone_in_plan_order(built):
+    """Small multiples: one panel (titled with the backbone) per backbone with inference records — the two of the
+    hmr_bench file and the earlier run's resnet50 — in bench.plan.BACKBONES order (not name order: cnn-tiny before
+    cnn-small), and in each panel one line per (scope, mode, batch, device) of that backbone's records."""
+    from hmr_bench.bench.plan import BACKBONES
+
+    _, out, _, _ = built
+    html = (out / "speed.html").read_text()
+    svg = re.search(r'<svg class="plot".*?</svg>', re.search(r'<h2 id="inference">.*?<h2 ', html, re.S).group(0),
+                    re.S).group(0)
+    records = [(bb, scope, "crops", batch, LABEL) for bb, _, batch, scope, _ in INFERENCE + MEDIAN_ONLY]
+    records.append((OLD["backbone"], OLD["scope"], OLD["mode"], OLD["batch"], OLD["device"]))
+    backbones = {r[0] for r in records}
+    assert len(backbones) == 3
+    titles = re.findall(r'<g id="speed-inference-panel-([^"]+)">\s*<text[^>]*>([^<]*)</text>', svg)
+    assert [t for _, t in titles] == [bb for _, bb in titles]  # each panel's title is its backbone
+    assert [bb for _, bb in titles] == sorted(backbones, key=BACKBONES.index) == ["cnn-tiny", "cnn-small", "resnet50"]
+    devices = list(dict.fromkeys(r[4] for r in records))
+    lines = re.findall(r'id="speed-inference-series-([^"]+)"', svg)
+    assert sorted(lines) == sorted({f"{bb}-{scope}-{mode}-b{batch}-d{devices.index(dev)}"
+                                    for bb, scope, mode, batch, dev in records})
+
+
 def test_without_files_every_section_says_not_measured(built, tmp_path, capsys, one_thread):
     from hmr_bench.report.cli import add_parser
 

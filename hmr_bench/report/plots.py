@@ -16,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 VERDICT_COLOURS = {"reproduced": "#2e7d32", "contradicted": "#c62828", "inconclusive": "#b7791f",
                    None: "#555555"}
@@ -140,29 +142,92 @@ def fps_plot(series, paper: dict[int, float], name: str) -> str | None:
     return to_svg(fig, name)
 
 
+SPEED_LINES = {"end-to-end crops": ("-", "end-to-end, separate crops"),
+               "end-to-end shared": ("-.", "end-to-end, shared backbone"),
+               "backbone": ("--", "backbone scope"), "model": (":", "model scope")}
+DEVICE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+SPEED_COLUMNS = 3
+
+
+def _speed_line(s) -> tuple[str, object, str]:
+    """(key, matplotlib linestyle, legend text) of a `bench.Series`: end-to-end by mode, else by scope."""
+    key = f"end-to-end {s.mode}" if s.scope == "end-to-end" and s.mode in ("crops", "shared") else s.scope
+    style, text = SPEED_LINES.get(key, ((0, (3, 1, 1, 1, 1, 1)), f"{s.scope} scope"))
+    return key, style, text
+
+
+def _nice_125(x: float, up: bool) -> float:
+    """The nearest value of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) at or below (at or above with `up`) x > 0."""
+    base = 10.0 ** math.floor(math.log10(x))
+    steps = [base * k for k in (1, 2, 5, 10)]
+    return min(v for v in steps if v >= x * (1 - 1e-9)) if up else max(v for v in steps if v <= x * (1 + 1e-9))
+
+
 def speed_plot(series, name: str) -> str | None:
-    """Inference against M, one line per `speed.Series` (backbone, scope, mode, batch, device): samples/s (left)
-    and milliseconds per batch (right); log y axes where the values span more than 20×."""
+    """Inference samples/s against M as small multiples: one panel per backbone (`speed.backbone_panels`: the
+    benchmark plan's order, only backbones with data), SPEED_COLUMNS panels a row, log y per panel; line style =
+    scope and mode (`SPEED_LINES`: end-to-end crops solid, shared dash-dot, backbone scope dashed, model scope
+    dotted; open markers for a shared mode outside end-to-end), colour = batch, marker = device (where several);
+    one legend for the figure. Each panel title's SVG id is "<name>-panel-<backbone>", each line's
+    "<name>-series-<backbone>-<scope>-<mode>-b<batch>-d<device index>". series: `bench.Series` list."""
+    from hmr_bench.report.speed import backbone_panels
+
+    series = [s for s in series if any(finite(v) and v > 0 for v in s.rate.values())]
     if not series:
         return None
-    with_device = len({s.device for s in series}) > 1
-    fig, (ax_r, ax_l) = _figure(9.0, 3.2, 2)
-    for i, s in enumerate(series):
-        col, style = SERIES[i % len(SERIES)], "o-" if s.scope == "end-to-end" else "s--"
-        ax_r.plot(list(s.rate), list(s.rate.values()), style, color=col, ms=4, label=s.label(with_device))
-        if s.latency:
-            ax_l.plot(list(s.latency), list(s.latency.values()), style, color=col, ms=4)
-    for ax, values in ((ax_r, [v for s in series for v in s.rate.values()]),
-                       (ax_l, [v for s in series for v in s.latency.values()])):
-        if values and min(values) > 0 and max(values) / min(values) > 20:
-            ax.set_yscale("log")
-        ax.set_xlabel("number of RoIs M")
-        ax.set_xticks(sorted({m for s in series for m in s.rate}))
-    ax_r.set_ylabel("samples / s")
-    ax_l.set_ylabel("ms per batch (median round)")
-    fig.tight_layout()
-    fig.legend(*ax_r.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7,
-               ncol=2 if len(series) > 4 else 1, frameon=False)
+    panels = backbone_panels(series)
+    batches = sorted({s.batch for s in series})
+    devices = list(dict.fromkeys(s.device for s in series))
+    colour = {b: SERIES[i % len(SERIES)] for i, b in enumerate(batches)}
+    marker = {d: DEVICE_MARKERS[i % len(DEVICE_MARKERS)] for i, d in enumerate(devices)}
+    ncols = min(SPEED_COLUMNS, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.6 * nrows + 0.6), squeeze=False,
+                                 layout="constrained")
+    flat = list(axes.flat)
+    lines: dict[str, tuple] = {}
+    open_markers = False
+    for ax, (backbone, group) in zip(flat, panels.items()):
+        values = []
+        for s in group:
+            key, style, text = _speed_line(s)
+            lines.setdefault(key, (style, text))
+            hollow = s.mode == "shared" and s.scope != "end-to-end"
+            open_markers |= hollow
+            pts = [(m, v) for m, v in s.rate.items() if finite(v) and v > 0]
+            values += [v for _, v in pts]
+            (line,) = ax.plot([m for m, _ in pts], [v for _, v in pts], linestyle=style, marker=marker[s.device],
+                              color=colour[s.batch], ms=3.5, lw=1.3, mfc="white" if hollow else colour[s.batch])
+            line.set_gid(f"series-{s.backbone}-{s.scope}-{s.mode}-b{s.batch}-d{devices.index(s.device)}")
+        ax.set_yscale("log")
+        ax.set_ylim(_nice_125(min(values), up=False), _nice_125(max(values), up=True))
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_xticks(sorted({m for s in group for m in s.rate}))
+        ax.set_axisbelow(True)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_title(backbone, fontsize=9, fontweight="bold").set_gid(f"panel-{backbone}")
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("samples / s")
+    for i, ax in enumerate(flat[:len(panels)]):
+        if i + ncols >= len(panels):  # nothing drawn below it
+            ax.set_xlabel("number of RoIs M")
+    handles = [Line2D([], [], color="#444", linestyle=style, lw=1.3, label=text)
+               for key, (style, text) in sorted(lines.items(), key=lambda kv: list(SPEED_LINES).index(kv[0])
+                                                if kv[0] in SPEED_LINES else len(SPEED_LINES))]
+    handles += [Line2D([], [], color=colour[b], lw=2.5, label=f"batch {b}") for b in batches]
+    if open_markers:
+        handles.append(Line2D([], [], color="#444", marker="o", mfc="white", linestyle="none",
+                                               label="open: shared backbone"))
+    if len(devices) > 1:
+        handles += [Line2D([], [], color="#444", marker=marker[d], linestyle="none", label=d)
+                    for d in devices]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 3 if len(devices) > 1 else 6),
+               fontsize=7.5, frameon=False)
     return to_svg(fig, name)
 
 

@@ -304,6 +304,19 @@ def load_speed(folder: str | Path | None = None) -> Speed:
     return speed
 
 
+def backbone_panels(series: list[Series]) -> dict[str, list[Series]]:
+    """The inference series grouped by backbone, one group per backbone with data: in the benchmark plan's order
+    (`bench.plan.BACKBONES`), backbones the plan does not name after them in name order; within a group the
+    series keep their order."""
+    from hmr_bench.bench.plan import BACKBONES
+
+    groups: dict[str, list[Series]] = {}
+    for s in series:
+        groups.setdefault(s.backbone, []).append(s)
+    order = sorted(groups, key=lambda b: (BACKBONES.index(b), "") if b in BACKBONES else (len(BACKBONES), b))
+    return {b: groups[b] for b in order}
+
+
 def fmt(x, pct: bool = False) -> str:
     """A measured figure as text: '410', '97.3', '0.511' (three or more significant digits), '27.4 %' with
     `pct` (a share), '–' for None / NaN."""

@@ -33,10 +33,23 @@ def synth_config(cfg: RunConfig):
     return dataclasses.replace(SYNTH_PROFILES[d.synth_profile], **over)
 
 
+def union_crop(cfg: RunConfig) -> tuple[int, int] | None:
+    """(W_u, H_u) of the union image: `data.union_crop`; in the shared-backbone mode without one, 1.5× the crop
+    rounded up to the backbone's size multiple (`bench.inputs.default_union`: 48×64 → 72×96, 192×256 → 288×384);
+    None in the separate-crops mode."""
+    if cfg.data.union_crop:
+        return tuple(cfg.data.union_crop)
+    if not cfg.model.shared_backbone:
+        return None
+    from hmr_bench.bench.inputs import default_union, size_multiple
+
+    return default_union(tuple(cfg.data.crop_size), size_multiple(cfg.model.backbone))
+
+
 def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=None) -> RunData:
     d = cfg.data
     common = dict(num_rois=d.num_rois, crop_size=tuple(d.crop_size), roi_variant=d.roi_variant, rotation=d.rotation,
-                  union_crop=tuple(d.union_crop) if d.union_crop else None)
+                  union_crop=union_crop(cfg))
     if d.source == "synth":
         from hmr_bench.data.synth.generate import generate
 
