@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 
 from hmr_bench.store import ResultsStore
+from tests.html_elements import elements
 
 PROV = {"device_type": "cpu", "device_name": "Test CPU 9000", "precision": "fp32", "memory_format": "contiguous",
         "compile": False, "threads": 1, "torch": "2.13.0+cpu", "date": "2026-01-02T03:04:05+00:00"}
@@ -95,37 +95,6 @@ def _benchmarks() -> list[dict]:
     return out
 
 
-class Elements(HTMLParser):
-    """Every element with a data-kind attribute: its attributes and text, inside <tr> rows (row attributes)."""
-
-    def __init__(self):
-        super().__init__()
-        self.found, self._open, self.row = [], [], {}
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "tr":
-            self.row = a
-        keep = "data-kind" in a
-        if keep:
-            a["row"] = self.row
-            self.found.append(a)
-        self._open.append(a if keep else None)
-
-    def handle_endtag(self, tag):
-        if self._open:
-            self._open.pop()
-
-    def handle_data(self, data):
-        for a in self._open:
-            if a is not None:
-                a["text"] = " ".join((a.get("text", "") + " " + data).split())
-
-
-def elements(html: str) -> list[dict]:
-    p = Elements()
-    p.feed(html)
-    return p.found
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import argparse
 import math
 import re
 import shlex
-from html.parser import HTMLParser
 
 import numpy as np
 import optuna
@@ -25,6 +24,7 @@ from scipy import stats as sps
 from hmr_bench.store import ResultsStore
 from hmr_bench.sweep.space import build_spec, spec_differences
 from hmr_bench.sweep.study import RETRAIN_ATTR, create_or_load_study, open_storage
+from tests.html_elements import elements as _elements
 
 # study "demo": λcam, λcont; trial 0 is the paper's defaults (enqueued by the project), then these
 DEMO_COMPLETE = [({"lambda_cam": 2.0, "lambda_cont": 0.05}, 95.5), ({"lambda_cam": 0.5, "lambda_cont": 0.3}, 90.25)]
@@ -38,34 +38,8 @@ RETRAIN = {"mpjpe": ({0: 100.0, 1: 102.0, 2: 101.0}, {0: 95.0, 1: 96.5, 2: 94.0}
 B_VALUES = [[80.0, 40.0], [78.0, 41.0]]  # trial 0 (defaults), trial 1
 
 
-class Elements(HTMLParser):
-    """Every element with a data-kind, data-state or data-trial attribute: its attributes and its text."""
-
-    def __init__(self):
-        super().__init__()
-        self.found, self._open = [], []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        keep = any(k in a for k in ("data-kind", "data-state", "data-trial"))
-        self._open.append(a if keep else None)
-        if keep:
-            self.found.append(a)
-
-    def handle_endtag(self, tag):
-        if self._open:
-            self._open.pop()
-
-    def handle_data(self, data):
-        for a in self._open:
-            if a is not None:
-                a["text"] = " ".join((a.get("text", "") + " " + data).split())
-
-
 def elements(html: str) -> list[dict]:
-    p = Elements()
-    p.feed(html)
-    return p.found
+    return _elements(html, ("data-kind", "data-state", "data-trial"))
 
 
 def one(found: list[dict], **attrs) -> dict:
