@@ -52,6 +52,9 @@ def _hand_rows(store: ResultsStore) -> None:
     rid = store.claim_run("hand-M2-0", "table4", "M2", 0, "smoke", {}, "synthkey")  # a config without data.num_rois
     store.log_metrics(rid, "test", "synth-test", {"mpjpe": 500.0, "pa_mpjpe": 250.0})
     store.finish_run(rid, wall_time=1.0)
+    rid = store.claim_run("hand-shared-M5-0", "table4", "shared-M5", 0, "smoke", {}, "synthkey")
+    store.log_metrics(rid, "test", "synth-test", {"mpjpe": 480.0, "pa_mpjpe": 240.0})
+    store.finish_run(rid, wall_time=1.0)
     rid = store.claim_run("hand-rel-L0-0", "table3", "rel-L0", 0, "cpu", {}, "synthkey")
     store.fail_run(rid, "non-finite loss: keypoint is NaN")
     for row, seeds in CURVES.items():
@@ -285,6 +288,9 @@ def test_table4_fps_from_the_benchmark_file(built, tmp_path):
     assert {"410.5", "160.25", "97.0", ""} <= fps  # every row whose M has a record; M6–M8 have none
     assert next(c for c in page if c.get("data-kind") == "fps" and c["data-value"] == "")["text"] == "not measured"
     assert any(c.get("data-kind") == "fps-paper" and c["data-value"] == "55.6" for c in page)
+    # the shared-backbone row (M = 5 too) gets neither the paper's separate-crops FPS nor the crops record
+    assert sum(c.get("data-kind") == "fps-paper" and c["data-value"] == "55.6" for c in page) == 1
+    assert "shared mode: see the speed page" in {c["text"] for c in page if c.get("data-kind") == "fps"}
     html = (out / "table4.html").read_text()
     assert "FPS cnn-tiny · cpu · batch 8" in html and html.count("<svg") >= 4  # forest, M plot, FPS plot, bars
     assert (out / "table4_fps.csv").read_text().count(",cnn-tiny,8,") == 3

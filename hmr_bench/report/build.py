@@ -146,11 +146,15 @@ def _roi_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
     sec = page.sec
     rows = {r.name: r for r in sec.table.rows}
     m_of = {rr.name: _num_rois(rows[rr.name], sec) for rr in sec.result.rows}
-    points = sorted(({"m": m_of[rr.name], "mean": rr.mean,
+    # a shared-backbone row (one pass over the union image) is another model at the same M: not on the M line,
+    # and neither the paper's FPS nor Table 4's separate-crops FPS records are its speed
+    shared = {r.name for r in sec.table.rows if r.overrides.get("model.shared_backbone")}
+    points = sorted(({"m": m_of[rr.name], "mean": rr.mean, "shared": rr.name in shared,
                       "paper": {k: v for k, v in rr.paper.items() if k in sec.table.metrics}}
                      for rr in sec.result.rows), key=lambda p: p["m"])
     page.rois = plots.rois_plot(points, sec.table.metrics, f"{name}-rois")
-    paper_fps = {m_of[r.name]: r.paper["fps"] for r in sec.table.rows if "fps" in r.paper and r.name in m_of}
+    paper_fps = {m_of[r.name]: r.paper["fps"] for r in sec.table.rows
+                 if "fps" in r.paper and r.name in m_of and r.name not in shared}
     series = fps_series(bench) if bench else []
     backbones = Counter(b for b in (_config_value(r, "model.backbone") for r in sec.finished) if b)
     backbone = backbones.most_common(1)[0][0] if backbones else _profile_value(sec.profile, "model.backbone", "?")
@@ -164,6 +168,10 @@ def _roi_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
                          + ", ".join(sorted({s.backbone for s in series})) + ")")
     for rr in sec.result.rows:
         m = m_of[rr.name]
+        if rr.name in shared:
+            cells[rr.name] = [Cell("fps-paper", None, "", paper=True)] + [
+                Cell("fps", None, "shared mode: see the speed page") for _ in (match or [None])]
+            continue
         row_cells = [Cell("fps-paper", paper_fps.get(m), export.num(paper_fps.get(m)), paper=True)]
         if match:
             row_cells += [Cell("fps", s.fps.get(m), export.num(s.fps.get(m)) or "not measured") for s in match]

@@ -100,12 +100,19 @@ def forest_plot(sec, name: str) -> str | None:
 
 def rois_plot(points: list[dict], metrics, name: str) -> str | None:
     """Accuracy against the number of RoIs M: per metric the measured mean with its 95 % CI band, and the paper's
-    numbers (◇). points: [{"m": M, "mean": {metric: Interval}, "paper": {metric: mm}}] sorted by M."""
+    numbers (◇). points: [{"m": M, "mean": {metric: Interval}, "paper": {metric: mm}, "shared": bool}] sorted by
+    M; shared-backbone points (another model at the same M) are drawn as their own markers, off the line."""
     if not any(p["mean"] for p in points):
         return None
     fig, axes = _figure(3.6 * len(metrics) + 0.6, 2.8, len(metrics))
     for ax, metric in zip(axes, metrics):
-        pts = [(p["m"], p["mean"][metric]) for p in points if metric in p["mean"]]
+        pts = [(p["m"], p["mean"][metric]) for p in points if metric in p["mean"] and not p.get("shared")]
+        other = [(p["m"], p["mean"][metric]) for p in points if metric in p["mean"] and p.get("shared")]
+        if other:
+            ax.errorbar([m for m, _ in other], [iv.mean for _, iv in other],
+                        yerr=[[iv.mean - iv.low if np.isfinite(iv.low) else 0 for _, iv in other],
+                              [iv.high - iv.mean if np.isfinite(iv.high) else 0 for _, iv in other]],
+                        fmt="s", color=SERIES[1], capsize=3, label="shared backbone")
         if pts:
             x = np.array([m for m, _ in pts])
             mean = np.array([iv.mean for _, iv in pts])
