@@ -387,3 +387,13 @@ def test_malformed_targets_file_and_sweep_storage_still_give_an_index(tmp_path, 
     assert "sweep storage" in sweep_error["text"] and "not a readable SQLite database" in sweep_error["text"]
     assert 'data-table="table2"' in index and 'data-table="table1"' in index
     assert junk.read_bytes() == before  # read, never written
+
+
+def test_step_labels_name_every_duplicate():
+    from hmr_bench.report.speed import step_label, step_labels
+
+    row = {"backbone": "cnn-small", "num_rois": 5, "batch": 32, "mode": "crops", "scope": "train-step",
+           "device": "cpu"}
+    rows = [{**row, "source": "a.json"}, {**row, "source": "b.json"}, {**row, "source": "b.json"}]
+    base = step_label(row)
+    assert step_labels(rows) == [f"{base} · a.json", f"{base} · b.json #1", f"{base} · b.json #2"]

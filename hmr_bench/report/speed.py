@@ -350,14 +350,15 @@ def step_label(r: dict) -> str:
 def step_labels(rows: list[dict]) -> list[str]:
     """`step_label` of each row, made distinct: a label that several rows share gets their file name (and then
     their position) after it."""
+    from collections import Counter
+
     labels = [step_label(r) for r in rows]
+    shared = Counter(labels)
+    labels = [f"{lab} · {r.get('source') or '?'}" if shared[lab] > 1 else lab for lab, r in zip(labels, rows)]
+    shared, seen = Counter(labels), Counter()
     for i, lab in enumerate(labels):
-        if labels.count(lab) > 1:
-            labels[i] = f"{lab} · {rows[i].get('source') or '?'}"
-    seen: dict[str, int] = {}
-    for i, lab in enumerate(labels):
-        seen[lab] = seen.get(lab, 0) + 1
-        if labels.count(lab) > 1:
+        if shared[lab] > 1:
+            seen[lab] += 1
             labels[i] = f"{lab} #{seen[lab]}"
     return labels
 
