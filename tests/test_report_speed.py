@@ -397,3 +397,17 @@ def test_step_labels_name_every_duplicate():
     rows = [{**row, "source": "a.json"}, {**row, "source": "b.json"}, {**row, "source": "b.json"}]
     base = step_label(row)
     assert step_labels(rows) == [f"{base} · a.json", f"{base} · b.json #1", f"{base} · b.json #2"]
+
+
+def test_a_whole_build_with_a_bad_targets_file_writes_every_other_page_then_names_the_bad_one(tmp_path, one_thread):
+    from hmr_bench.errors import InputError
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "targets_bad.json").write_text('{"targets": {"cnn-tiny": ')  # cut off
+    with pytest.raises(InputError) as err:
+        _index_build(tmp_path, bench, ["table2", "speed"], tmp_path / "none.sqlite")
+    assert "speed" in str(err.value) and "targets_bad.json" in str(err.value)
+    out = tmp_path / "r"
+    assert (out / "table2.html").is_file() and (out / "index.html").is_file()
+    assert not (out / "speed.html").exists()

@@ -451,15 +451,23 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
     b = ReportBuilder(store, out, profiles=profiles, bench_dir=bench_dir, data_root=data_root, gallery=gallery,
                       sweep_storage=sweep_storage)
     b.out.mkdir(parents=True, exist_ok=True)
+    failed: dict[str, str] = {}
     for name in _page_order(wanted):
         log.info("report: %s", name)
-        if name == "fig7":
-            b.fig7_page(wanted)
-        elif name == "speed":
-            b.speed_page(wanted)
-        elif name == "sweeps":
-            b.sweep_pages(wanted)
-        else:
-            b.table_page(name, wanted)
+        try:  # a bad benchmark or sweep file spoils its own page only; every other page and the index are built
+            if name == "fig7":
+                b.fig7_page(wanted)
+            elif name == "speed":
+                b.speed_page(wanted)
+            elif name == "sweeps":
+                b.sweep_pages(wanted)
+            else:
+                b.table_page(name, wanted)
+        except InputError as e:
+            failed[name] = str(e)
+            log.error("report: page %s not built: %s", name, e)
     b.index(wanted)
+    if failed:
+        raise InputError("hmr-bench report", "pages", found="; ".join(f"{k}: {v}" for k, v in failed.items()),
+                         expected=f"every page built (the others and the index were written to {b.out})")
     return b.written
