@@ -102,12 +102,11 @@ def synthetic_batch(cfg: RunConfig, batch_size: int | None = None, seed: int = 0
     n = cfg.train.batch_size if batch_size is None else batch_size
     if not isinstance(n, int) or n < 1:
         raise InputError("synthetic_batch", "batch_size", found=repr(batch_size), expected="a positive integer")
+    from hmr_bench.train.data import union_crop
+
     d = cfg.data
-    if cfg.model.shared_backbone and d.union_crop is None:
-        raise InputError("synthetic_batch", "cfg.data.union_crop", found="None",
-                         expected="(W_u, H_u) for the shared-backbone mode (see `default_union`)")
     scfg = SampleConfig(num_rois=d.num_rois, crop_size=tuple(d.crop_size), roi_variant=d.roi_variant,
-                        rotation=d.rotation, union_crop=tuple(d.union_crop) if cfg.model.shared_backbone else None)
+                        rotation=d.rotation, union_crop=union_crop(cfg) if cfg.model.shared_backbone else None)
     rng = np.random.default_rng(seed)
     side = int(2 * max(d.crop_size))
     identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])

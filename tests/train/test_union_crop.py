@@ -25,3 +25,11 @@ def test_shared_mode_defaults_to_one_and_a_half_crops_on_the_backbone_grid():
 def test_an_explicit_union_size_wins():
     cfg = _cfg(**{"model.shared_backbone": True, "data.union_crop": (80, 96)})
     assert union_crop(cfg) == (80, 96)
+
+
+def test_benchmark_batches_use_the_same_default_union():
+    from hmr_bench.bench.inputs import synthetic_batch
+
+    cfg = _cfg(**{"model.shared_backbone": True, "data.crop_size": (48, 64), "model.backbone": "cnn-tiny"})
+    batch = synthetic_batch(cfg, batch_size=2)
+    assert tuple(batch["union"].shape) == (2, 3, 96, 72)  # (B, 3, H_u, W_u): 1.5 × (64, 48)
