@@ -8,8 +8,11 @@ user's normal torch is installed. `HMR_BENCH_TORCH=cpu-wheel|default` forces eit
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nox
@@ -58,10 +61,12 @@ def _table(session: nox.Session, table: str) -> None:
     """`hmr-bench run TABLE` with the session's arguments, e.g. `nox -s ablation-table2 -- --profile smoke`.
 
     Arguments: --profile smoke|cpu|paper (default: paper with a GPU, else cpu), --seeds 0,1,2, --store URL,
-    --data-root DIR (real data), --set key=value, --variants, --shard i/n, --force.
+    --data-root DIR (real data), --set key=value, --variants, --shard i/n, --force, --jobs N (default here: auto,
+    one worker process per core, at most 4, on the CPU; 1 with --shard or a GPU).
     """
     install(session, "-e", ".")
-    session.run("hmr-bench", "run", table, *session.posargs)
+    jobs = [] if any(a == "--jobs" or a.startswith("--jobs=") for a in session.posargs) else ["--jobs", "auto"]
+    session.run("hmr-bench", "run", table, *jobs, *session.posargs)
     session.run("hmr-bench", "report", "--out", str(ROOT / "reports"), "--tables", table,
                 *_store_args(session.posargs))
 
@@ -99,9 +104,41 @@ for _name, (_table_name, _doc) in TABLE_SESSIONS.items():
     nox.session(name=_name)(_table_session(_table_name, _doc))
 
 
-@nox.session
+REPORT_LOCK = ROOT / ".nox" / "report.lock"
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Holds an exclusive lock on `path` (``fcntl.flock``; created if missing) for the block; calls `on_wait()`
+    once and waits when another process holds it. Released when the block ends or the process dies.
+    (hmr_bench.io.file_lock does the same, but nox's interpreter need not have hmr-bench or numpy.)"""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+@nox.session(venv_backend="none")
 def report(session: nox.Session) -> None:
-    """Rebuilds every HTML report under reports/ from the results store (no training); `-- --store URL` etc."""
+    """Rebuilds every HTML report under reports/ from the results store (no training); `-- --store URL` etc.
+
+    Safe to start several at once: each runs `report-build` (which recreates its virtualenv) under a lock, one at a
+    time; a later one says that another is running and waits for it."""
+    with exclusive(REPORT_LOCK, lambda: session.log(f"another `nox -s report` is running (lock {REPORT_LOCK}); "
+                                                    "waiting for it to finish")):
+        session.run(sys.executable, "-m", "nox", "--noxfile", __file__, "--session", "report-build", "--",
+                    *session.posargs, external=True)
+
+
+@nox.session(name="report-build", default=False)
+def report_build(session: nox.Session) -> None:
+    """The work of `report` in its own virtualenv; run it through `nox -s report`, which serialises them."""
     install(session, "-e", ".")
     session.run("hmr-bench", "report", "--out", str(ROOT / "reports"), *session.posargs)
 

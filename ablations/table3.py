@@ -1,11 +1,17 @@
-"""Table 3 of the paper: what the fusion concatenates (relation encoding) and the PE length L."""
+"""Table 3 of the paper: what the fusion concatenates (relation encoding) and the PE length L.
+
+Spec §8 item 18: the official HRNet model (`HMR_sim_hrnet`) builds its positional encoding unconditionally and
+ignores `--wo_enc`, so the NULL row ("h_n ⊕ NULL") exists only for the ResNet-50 model in the official code;
+with an HRNet backbone here, `null` is hmr-bench's own variant, not one the authors could have run.
+"""
 
 from hmr_bench.tables import Claim, Row, Table
 
 TABLE = Table(
     name="table3",
     title="Table 3. Relation and positional-encoding ablation",
-    paper_setting="trained on COCO, tested on 3DPW (MPJPE / PA-MPJPE, mm)",
+    paper_setting="trained on COCO, tested on 3DPW (MPJPE / PA-MPJPE, mm). NULL exists only for ResNet-50 in the "
+                  "official code: its HRNet model always encodes the boxes (ignores --wo_enc, spec §8.18)",
     reference="rel-L32",
     rows=(
         Row("null", "h_n ⊕ NULL", {"model.fusion": "null"}, paper={"mpjpe": 98.7, "pa_mpjpe": 56.9}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from importlib import metadata
@@ -76,8 +77,9 @@ def cmd_body_convert_smpl(args: argparse.Namespace) -> int:
 
 def cmd_body_check(args: argparse.Namespace) -> int:
     from hmr_bench.body.model import load_body_model
+    from hmr_bench.body.source import resolve_body_source
 
-    print(load_body_model(args.model, gender=None).describe())
+    print(load_body_model(resolve_body_source(args.model), gender=None).describe())
     return 0
 
 
@@ -86,6 +88,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from hmr_bench.body.source import resolve_body_source
     from hmr_bench.data.synth.generate import generate
     from hmr_bench.data.synth.scene import SYNTH_PROFILES
 
@@ -96,7 +99,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
         overrides["image_size"] = (args.image_size, args.image_size)
     cfg = dataclasses.replace(cfg, **overrides)
     with tqdm(desc="SynthHMR", unit="img", disable=args.quiet) as bar:
-        ds = generate(cfg, root=args.root, workers=args.workers, body_source=args.body_model,
+        ds = generate(cfg, root=args.root, workers=args.workers, body_source=resolve_body_source(args.body_model),
                       progress=bar.update, total=lambda n: setattr(bar, "total", n))
     print(ds.root)
     return 0
@@ -115,6 +118,96 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
+def _seeds(text: str | None) -> list[int] | None:
+    """`--seeds 0,1,2` → [0, 1, 2]; None when not given."""
+    from hmr_bench.errors import InputError
+
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise InputError("--seeds", found=repr(text), expected="comma-separated integers, e.g. 0,1,2") from None
+
+
+def _jobs(text: str, device: str, shard: str | None) -> int:
+    """`--jobs`: a count ≥ 1, or "auto" = one worker per core, at most 4, on the CPU outside torchrun; 1 on a GPU."""
+    from hmr_bench.data.loader import default_workers
+    from hmr_bench.errors import InputError
+
+    if text == "auto":
+        if device != "cpu" or shard is not None or "LOCAL_RANK" in os.environ:
+            return 1
+        return min(default_workers() + 1, 4)
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise InputError("--jobs", found=repr(text), expected="a positive integer or 'auto'")
+    if n > 1 and shard is not None:
+        raise InputError("--jobs", found=f"{n} with --shard {shard}", expected="--jobs 1 with --shard (or no --shard)")
+    return n
+
+
+def _worker_setup(cores: list[int]) -> None:
+    """In a `--jobs` worker before it starts: pinned to `cores`; ended (SIGTERM) when the parent dies (Linux)."""
+    import ctypes
+    import signal
+
+    os.sched_setaffinity(0, cores)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_in_workers(args: argparse.Namespace, n: int) -> int:
+    """`hmr-bench run` as n worker processes on this machine, `--shard i/n` each, against one store, each pinned to
+    its share of the cores (so each trains with that many threads); the parent shows runs finished and prints the
+    table. A worker's failure is the exit status; every worker finishes its own jobs."""
+    import subprocess
+    import time
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from hmr_bench.eval.table_results import format_text, table_result
+    from hmr_bench.store import ResultsStore
+    from hmr_bench.tables import load_table
+
+    base = [sys.executable, "-m", "hmr_bench.cli", "run", args.table, "--profile", args.profile, "--device",
+            args.device, "--jobs", "1", "--quiet"]
+    for flag, value in (("--seeds", args.seeds), ("--variants", args.variants), ("--store", args.store),
+                        ("--data-root", args.data_root)):
+        if value:
+            base += [flag, value]
+    for pair in args.set or []:
+        base += ["--set", pair]
+    if args.force:
+        base.append("--force")
+    cores = sorted(os.sched_getaffinity(0))
+    share = [cores[i::n] or cores for i in range(n)]
+    procs = [subprocess.Popen([*base, "--shard", f"{i}/{n}"], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=partial(_worker_setup, share[i])) for i in range(n)]
+    store = ResultsStore(args.store)
+    t0 = time.time()
+    with tqdm(desc=f"{args.table} ({args.profile}, {n} workers)", unit="run", disable=args.quiet) as bar:
+        while any(p.poll() is None for p in procs):
+            time.sleep(2.0)
+            done = sum(1 for r in store.runs(table=args.table) if r["profile"] == args.profile
+                       and (r.get("finished_at") or 0) >= t0)
+            bar.update(done - bar.n)
+    outputs = [p.stdout.read() for p in procs]
+    codes = [p.wait() for p in procs]
+    for i, out in enumerate(outputs):
+        summary = out.split("\n\n", 1)[0].strip()  # each worker's "runs: …" lines (its table follows)
+        print(f"worker {i}/{n}: {summary}" if summary else f"worker {i}/{n}: exit {codes[i]}")
+    print()
+    print(format_text(table_result(store, load_table(args.table), args.profile)))
+    return max(codes)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
@@ -127,11 +220,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hmr_bench.train.runner import run_table
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("hmr_bench.train", "hmr_bench.data.synth"):  # one line per run resumed or taken over, per wait
+        logging.getLogger(name).setLevel(logging.INFO)
+    seeds = _seeds(args.seeds)
     gpu = torch.cuda.is_available()
     args.profile = args.profile or ("paper" if gpu else "cpu")
     args.device = args.device or ("cuda" if gpu else "cpu")
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     variants = args.variants.split(",") if args.variants else None
+    jobs = _jobs(args.jobs, args.device, args.shard)
+    if jobs > 1:
+        from hmr_bench.train.runner import table_jobs
+
+        # bad input fails here, once, before any worker starts; one job needs no workers
+        n_jobs = len(table_jobs(load_table(args.table), args.profile, seeds, _overrides(args.set), variants))
+        if min(jobs, n_jobs) > 1:
+            return _run_in_workers(args, min(jobs, n_jobs))
     dist, device = init_from_env(args.device)  # under torchrun: one process of a DDP group
     try:
         outcomes = run_table(args.table, args.profile, seeds=seeds, store_url=args.store, data_root=args.data_root,
@@ -139,7 +242,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                              device=device, progress=not args.quiet, dist=dist)
     finally:
         shutdown(dist)
-    failed = any(o.status == "failed" for o in outcomes)
+    # a forced run refused because another worker runs that config now is not done either
+    failed = any(o.status == "failed" or (args.force and o.status == "busy") for o in outcomes)
     if not dist.is_main:
         return 1 if failed else 0
     counts = {}
@@ -147,8 +251,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         counts[o.status] = counts.get(o.status, 0) + 1
     print("runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for o in outcomes:
-        if o.status == "failed":
-            print(f"  failed: {o.job.row.name} seed {o.job.seed}: {o.message}")
+        if o.status in ("failed", "busy"):
+            print(f"  {o.status}: {o.job.row.name} seed {o.job.seed}: {o.message}")
     print()
     print(format_text(table_result(ResultsStore(args.store), load_table(args.table), args.profile)))
     return 1 if failed else 0
@@ -192,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="re-run finished runs")
     run.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: cuda when available). Under "
                      "torchrun: one run over all processes, each on cuda:LOCAL_RANK (nccl) or on cpu (gloo)")
+    run.add_argument("--jobs", default="1", help="worker processes on this machine, each running every n-th job "
+                     "(--shard i/n) on its share of the cores, one store; 'auto': one per core, at most 4, on the CPU "
+                     "(1 on a GPU, under torchrun or with --shard). Default 1; the nox table sessions use auto")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 
@@ -207,19 +314,23 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--difficulty", type=float, help="appearance difficulty in [0, 1]")
     sy.add_argument("--root", default=None, help="datasets folder (default: <cache>/synthhmr)")
     sy.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    sy.add_argument("--body-model", default="free", help="'free' or a converted SMPL .npz")
+    sy.add_argument("--body-model", default=None, help="'free' or a converted SMPL .npz (default: "
+                    "$HMR_BENCH_BODY_MODEL, else 'free')")
     sy.add_argument("--quiet", action="store_true", help="no progress bar")
     sy.set_defaults(func=cmd_data_synth)
 
     ck = bsub.add_parser("check", help="load a body model and describe it")
-    ck.add_argument("model", nargs="?", default="free", help="'free' or a converted .npz")
+    ck.add_argument("model", nargs="?", default=None,
+                    help="'free' or a converted .npz (default: $HMR_BENCH_BODY_MODEL, else 'free')")
     ck.set_defaults(func=cmd_body_check)
 
     from hmr_bench.report.cli import add_parser as add_report_parser
     from hmr_bench.sweep.cli import add_parser as add_sweep_parser
+    from hmr_bench.train.pretrain import add_parser as add_pretrain_parser
 
     add_report_parser(sub)
     add_sweep_parser(sub)
+    add_pretrain_parser(sub)
     return p
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ class DataConfig:
     train_sets: tuple[str, ...] = ("coco",)  # real data: names in hmr_bench.data.real.REAL_DATASETS (Table 2: COCO)
     val_set: str = "3dpw-train"  # real data: checkpoints are selected on this dataset, never on a test set
     test_sets: tuple[str, ...] = ("3dpw-test",)  # real data: evaluation protocols (hmr_bench.eval.protocols)
+    eval_gt: str = "official"  # GT convention of every protocol: official | spin | mocap-if-no-mesh (eval.gt_choice)
     crop_size: tuple[int, int] = (48, 64)  # (W, H) of each RoI crop, 3:4 like the paper's 192x256
     num_rois: int = 5
     roi_variant: str = "fixed"  # fixed (spec 1.2) | random
     rotation: str = "official"  # official (each RoI about its own centre) | exact (about RoI 0's)
     augment: bool = True
+    input: str = "rgb"  # rgb (RGB crops) | proxy (2D-keypoint heatmaps cut with the same affines, data.proxy)
     union_crop: tuple[int, int] | None = None  # (W, H) of the union image for the shared-backbone mode
     workers: int | None = None  # DataLoader processes (None: cores − 1); does not change results
 
@@ -56,7 +59,7 @@ class ModelConfig:
     pe_freqs: int = 32
     pe_flavour: str = "official"
     pe_precision: str = "float32"
-    box_input: str = "all"  # all (official R50) | own | none
+    box_input: str = "all"  # all (official R50) | own | none | all-mixed (official HMR_msa as run, spec §8.17)
     fc1_dim: int = 2048
     shared_backbone: bool = False
     pretrained: str | None = None  # a backbone checkpoint file; never downloaded
@@ -75,6 +78,7 @@ class TrainConfig:
     amp: str = "off"  # off | bf16 (GPU) | fp16 (GPU)
     eval_batch_size: int = 64
     max_steps_per_epoch: int | None = None
+    backbone: str = "train"  # train | frozen (features cached once per split, train.features; no augmentation)
 
 
 @dataclass(frozen=True)
@@ -164,12 +168,39 @@ def _replace_path(obj, path: list[str], value, source: str, key: str):
         return dataclasses.replace(obj, **{name: _replace_path(getattr(obj, name), path[1:], value, source, key)})
     current = getattr(obj, name)
     value = _coerce(value, current, obj, name, source, key)
+    _check_range(value, source, key)
     try:
         return dataclasses.replace(obj, **{name: value})
     except InputError:
         raise
     except (TypeError, ValueError) as e:
         raise InputError(source, key, found=repr(value), expected=str(e)) from e
+
+
+def _at_least(lo: int):
+    return lambda v: all(x >= lo for x in (v if isinstance(v, tuple) else (v,))), f"an integer ≥ {lo}"
+
+
+# Counts, sizes and rates: (test, what is expected); None passes where the field allows it.
+_RANGES = {
+    **dict.fromkeys(("data.n_train", "data.n_val", "data.n_test", "data.image_size", "data.num_rois", "data.crop_size",
+                     "data.union_crop", "model.fc1_dim", "train.epochs", "train.batch_size", "train.eval_batch_size",
+                     "train.max_steps_per_epoch", "train.threads"), _at_least(1)),
+    **dict.fromkeys(("data.workers", "model.pe_freqs"), _at_least(0)),
+    "train.lr": (lambda v: 0 < v < math.inf, "a finite number > 0"),
+    "train.weight_decay": (lambda v: 0 <= v < math.inf, "a finite number ≥ 0"),
+    "data.difficulty": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+}
+
+
+def _check_range(value, source: str, key: str) -> None:
+    """Raises InputError when a count, size or rate is out of its range (a zero or negative count of epochs, ...)."""
+    if value is None or key not in _RANGES:
+        return
+    ok, expected = _RANGES[key]
+    if not ok(value):
+        raise InputError(source, key, found=repr(value),
+                         expected=f"each value {expected}" if isinstance(value, tuple) else expected)
 
 
 def _coerce(value, current, obj, name: str, source: str, key: str):

@@ -40,7 +40,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike | None) -> Iterator[None]:
+def file_lock(path: str | os.PathLike | None, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """An exclusive lock between processes of this host, held for the ``with`` block (``fcntl.flock``).
 
     `path` is a dedicated lock file (created if missing, never removed, its content unused), e.g.
@@ -48,6 +48,7 @@ def file_lock(path: str | os.PathLike | None) -> Iterator[None]:
     `atomic_write`, whose rename gives the new file an inode that nobody has locked. None: no lock.
     A read-modify-write of a shared file inside the block loses no other process's update. The lock is released
     when the block ends, also on an error or when the process dies. Not a lock between machines (NFS).
+    `on_wait()` is called once before waiting when another process holds the lock (e.g. to log that it waits).
     """
     if path is None:
         yield
@@ -55,7 +56,12 @@ def file_lock(path: str | os.PathLike | None) -> Iterator[None]:
     import fcntl
 
     with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -69,6 +75,9 @@ def load_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
         raise InputError(path, found="no such file", expected=what)
     if path.is_dir():
         raise InputError(path, found="a directory", expected=what)
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle and advise loading it unsafely
+        raise InputError(path, found="a file that is not an .npz archive (no zip directory: another format, or "
+                         "truncated)", expected=f"a complete .npz archive ({what})")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {}

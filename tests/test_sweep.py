@@ -310,13 +310,14 @@ def test_default_warmup_lets_the_median_pruner_act_before_the_last_epoch():
     assert [default_warmup_epochs(e) for e in (1, 2, 3, 4, 25)] == [0, 0, 1, 1, 1]
     with pytest.raises(InputError, match="epochs"):
         default_warmup_epochs(0)
-    cpu = build_spec("cpu", search=["lambda_cam"])
-    assert trial_epochs(cpu) == 2  # the cpu profile trains 2 epochs per trial
+    two = build_spec("smoke", search=["lambda_cam"])
+    assert trial_epochs(two) == 2  # the smoke profile trains 2 epochs per trial
+    assert trial_epochs(build_spec("cpu", search=["lambda_cam"])) == 5
     assert trial_epochs(build_spec("cpu", search=["lambda_cam"], params=["train.epochs=3:6"])) == 3
     assert trial_epochs(build_spec("paper", search=["lambda_cam"])) == 25
 
-    # cpu: trial 5 is worse than the median (30) after epoch 0 → pruned there, its second epoch never run
-    study = _fake_sweep(make_pruner("median", epochs=trial_epochs(cpu)),
+    # 2 epochs: trial 5 is worse than the median (30) after epoch 0 → pruned there, its second epoch never run
+    study = _fake_sweep(make_pruner("median", epochs=trial_epochs(two)),
                         FINISHED_CURVES + [[35.0, 1.0], [25.0, 24.0]], epochs=2)
     states = [t.state for t in study.trials]
     assert states == [optuna.trial.TrialState.COMPLETE] * 5 + [optuna.trial.TrialState.PRUNED,
@@ -338,10 +339,12 @@ def test_default_warmup_lets_the_median_pruner_act_before_the_last_epoch():
 def test_created_study_gets_the_warmup_of_its_profile(tmp_path):
     url = f"sqlite:///{tmp_path / 'sweeps.sqlite'}"
     storage = open_storage(url, heartbeat=False)
-    cpu = create_or_load_study(storage, "w-cpu", build_spec("cpu", search=["lambda_cam"]))
+    smoke = create_or_load_study(storage, "w-smoke", build_spec("smoke", search=["lambda_cam"]))  # 2 epochs
+    cpu = create_or_load_study(storage, "w-cpu", build_spec("cpu", search=["lambda_cam"]))  # 5 epochs
     paper = create_or_load_study(storage, "w-paper", build_spec("paper", search=["lambda_cam"]))
     assert isinstance(cpu.pruner, optuna.pruners.MedianPruner)
-    assert cpu.pruner._n_warmup_steps == 0 and paper.pruner._n_warmup_steps == 1
+    assert smoke.pruner._n_warmup_steps == 0
+    assert cpu.pruner._n_warmup_steps == 1 and paper.pruner._n_warmup_steps == 1
     none = create_or_load_study(storage, "w-none", build_spec("cpu", search=["lambda_cam"], pruner="none"))
     assert isinstance(none.pruner, optuna.pruners.NopPruner)
 

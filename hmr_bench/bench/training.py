@@ -93,12 +93,16 @@ class _PartClock:
         return timed
 
 
-def _instrument(model, body, clock: _PartClock) -> Callable[[], None]:
+def _instrument(model, body, clock: _PartClock, vertex_stride: int = 1) -> Callable[[], None]:
     """Times the backbone (its `forward_features`, patched on the instance: both modes call it), fusion, head,
-    projection and body model (forward hooks) into `clock`; returns the undo function."""
+    projection and body model (forward hooks on `body` and on the `SparseBody` the training step uses) into
+    `clock`; returns the undo function."""
+    from hmr_bench.train.step import sparse_body
+
     handles = []
     for part, module in (("fusion_fwd", model.fusion), ("head_fwd", model.head),
-                         ("projection_fwd", model.projection), ("body_model", body)):
+                         ("projection_fwd", model.projection), ("body_model", body),
+                         ("body_model", sparse_body(body, vertex_stride))):
         if module is None:
             continue
         handles.append(module.register_forward_pre_hook(lambda m, a, p=part: clock.start(p)))
@@ -137,7 +141,7 @@ def training_step_breakdown(model, body, batch: dict, cfg, optimizer, rounds: in
 
     check_rounds(rounds, warmup, "training_step_breakdown")
     clock = _PartClock(device)
-    undo = _instrument(model, body, clock)
+    undo = _instrument(model, body, clock, cfg.loss.vertex_stride)
     dev = torch.device(device)
     try:
         for r in range(warmup + rounds):

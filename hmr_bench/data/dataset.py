@@ -10,7 +10,10 @@ SampleKey(index, 0, 0, 0). `loader.make_loader` yields keys with the epoch and t
 
 Per row (SPIN conventions): keypoints (49, 3) = ``openpose`` (25, zeros when absent) + ``part`` (24);
 ``pose``/``shape`` zeros when absent; ``has_smpl`` = the field, else 1 where ``pose`` exists; ``S`` (24, 4)
-zeros when absent, has_3d = the dataset has ``S`` and the row has a joint with confidence > 0.
+zeros when absent, has_3d = the dataset has ``S`` and the row has a joint with confidence > 0. Those zeros are
+placeholders that batches need, never data: each comes with its flag (confidence 0, has_smpl = 0, has_3d = 0),
+the losses mask by the flags, and evaluation refuses a row without the GT its source needs
+(`eval.protocols.ground_truth`, and `eval.gt_choice.check_gt_available` before training).
 Focal length = ``focal_length`` if present, else sqrt(W² + H²) (spec §2.1) or a fixed number. Image size =
 ``img_w``/``img_h`` if present, else the decoded image's; when both exist and differ (e.g. 3DPW annotated at
 half resolution) the image is rescaled into the annotation's pixels inside the warp.
@@ -71,7 +74,8 @@ class SpinDataset:
     folder); num_rois, crop_size (W_c, H_c), roi_variant ("fixed" | "random"), rotation ("official" |
     "exact"), union_crop (W_u, H_u) or None: see `samples.SampleConfig`; train: augment (spec §1.4) with
     `augment` (default `AugmentConfig()`); focal_default: "diag" (sqrt(W² + H²)) or a number, used where the
-    npz has no ``focal_length``; body_model: a `BodyModel` adds ``smpl_vertices`` to samples; box: "keypoints"
+    npz has no ``focal_length``; input: "rgb" crops or "proxy" keypoint heatmaps (`data.proxy`); body_model:
+    a `BodyModel` adds ``smpl_vertices`` to samples; box: "keypoints"
     | "npz" (module docstring); name: the dataset name in samples (default: the npz stem); use_pack: read
     the image pack when there is one.
     """
@@ -80,12 +84,13 @@ class SpinDataset:
                  crop_size: tuple[int, int] = (192, 256), train: bool = False, augment: AugmentConfig | None = None,
                  roi_variant: str = "fixed", rotation: str = "official", focal_default: str | float = "diag",
                  union_crop: tuple[int, int] | None = None, body_model=None, box: str = "keypoints",
-                 name: str | None = None, use_pack: bool = True):
+                 name: str | None = None, use_pack: bool = True, input: str = "rgb"):
         self.npz_path = Path(npz_path)
         self.source = str(self.npz_path)
         self.img_root = Path(img_root) if img_root is not None else self.npz_path.parent
         self.cfg = SampleConfig(num_rois=num_rois, crop_size=tuple(crop_size), roi_variant=roi_variant,
-                                rotation=rotation, union_crop=None if union_crop is None else tuple(union_crop))
+                                rotation=rotation, union_crop=None if union_crop is None else tuple(union_crop),
+                                input=input)
         self.train = bool(train)
         self.augment = augment or AugmentConfig()
         if not (focal_default == "diag" or (isinstance(focal_default, (int, float)) and focal_default > 0)):

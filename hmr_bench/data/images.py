@@ -174,10 +174,15 @@ def apply_color_noise(pixels: np.ndarray, pn) -> np.ndarray:
 
 
 def normalize_crops(crops: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 crops (..., 3, H, W) → ImageNet-normalised floats (x/255 − mean)/std, on the crops' device."""
-    if crops.ndim < 3 or crops.shape[-3] != 3:
+    """uint8 inputs (..., C, H, W) → floats on the inputs' device: RGB crops (C = 3) ImageNet-normalised,
+    (x/255 − mean)/std; proxy heatmaps (C = `proxy.PROXY_CHANNELS`) scaled to [0, 1]."""
+    from hmr_bench.data.proxy import PROXY_CHANNELS
+
+    if crops.ndim < 3 or crops.shape[-3] not in (3, PROXY_CHANNELS):
         raise InputError("normalize_crops", "crops", found=f"shape {tuple(crops.shape)}",
-                         expected="shape (..., 3, H, W)")
+                         expected=f"shape (..., 3, H, W) (RGB) or (..., {PROXY_CHANNELS}, H, W) (proxy heatmaps)")
+    if crops.shape[-3] == PROXY_CHANNELS:
+        return crops.to(dtype) / 255.0
     mean = torch.tensor(IMAGENET_MEAN, dtype=dtype, device=crops.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=dtype, device=crops.device).view(3, 1, 1)
     return (crops.to(dtype) / 255.0 - mean) / std

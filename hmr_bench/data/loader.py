@@ -7,12 +7,26 @@ set with ``loader.sampler.set_epoch(e)`` before iterating); the shuffle order is
 
 Workers: ``torch.set_num_threads(1)`` and ``cv2.setNumThreads(1)`` (small per-sample work; see the pitfalls in
 shared/prototypes/README.md), persistent between epochs; pin_memory only for a CUDA device.
+
+Nothing here draws from the global RNGs: each loader has its own ``torch.Generator`` seeded from `seed`, from
+which torch takes the workers' base seed when an iterator is made (without one, torch draws it from the global
+torch RNG, so a resumed run, whose loader makes its first iterator at a later epoch, and a run with another
+number of workers, would train with a different global RNG stream). Batches depend on (seed, epoch, index) only,
+so the number of workers never changes a result.
+
+Workers exit within about a second when the process that made the loader dies, even by SIGKILL: they are children
+of the forkserver, which itself lives as long as any of its children (they hold its liveness pipe), so torch's own
+parent check never fires; each worker watches the loader's process instead (`_exit_with`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import threading
+import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -70,11 +84,29 @@ def collate_samples(samples: list[dict]) -> dict:
     return {k: _stack([s[k] for s in samples], k) for k in keys}
 
 
-def _worker_init(worker_id: int) -> None:
+def _worker_init(owner_pid: int, worker_id: int) -> None:
     import cv2
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    threading.Thread(target=_exit_with, args=(owner_pid,), name="exit-with-owner", daemon=True).start()
+
+
+def _exit_with(pid: int, poll_s: float = 1.0) -> None:
+    """Ends this process as soon as process `pid` has ended (waits on a pidfd; polls where there is none)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux ≥ 5.3)
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            time.sleep(poll_s)
+    select.select([fd], [], [])  # readable once the process has ended
+    os._exit(1)
 
 
 def default_workers() -> int:
@@ -88,7 +120,8 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, workers:
     """A DataLoader over `dataset` (takes SampleKeys) yielding `collate_samples` batches.
 
     workers: None → `default_workers()`; device: where batches go (pin_memory only for CUDA).
-    The sampler is ``loader.sampler`` (`EpochSampler`).
+    The sampler is ``loader.sampler`` (`EpochSampler`); ``loader.generator`` is the loader's own (seeded from
+    `seed`), so iterating the loader never draws from the global torch RNG.
     """
     if batch_size < 1:
         raise InputError("make_loader", "batch_size", found=batch_size, expected="a positive integer")
@@ -101,5 +134,6 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, workers:
     context = multiprocessing.get_context("forkserver") if workers > 0 else None
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), shuffle, seed),
                       num_workers=workers, collate_fn=collate_samples, pin_memory=pin, drop_last=drop_last,
-                      persistent_workers=workers > 0, worker_init_fn=_worker_init if workers > 0 else None,
-                      multiprocessing_context=context)
+                      persistent_workers=workers > 0,
+                      worker_init_fn=partial(_worker_init, os.getpid()) if workers > 0 else None,
+                      multiprocessing_context=context, generator=torch.Generator().manual_seed(int(seed)))

@@ -2,48 +2,60 @@
 
 Layout under a ``--data-root`` (SPIN's, flattened): each annotation file either directly in the root or in
 ``<root>/dataset_extras/`` (SPIN's DATASET_NPZ_PATH), and each dataset's images in ``<root>/<image_dir>/``
-with the npz's ``imgname`` relative to it (SPIN's *_ROOT folders):
+with the npz's ``imgname`` relative to it (SPIN's *_ROOT folders). Each dataset accepts the CLIFF/Multi-RoI
+file name (what the paper used) or SPIN's own output names; the first present in this order is used:
 
-    name            npz                                    image_dir      use
-    h36m            h36m_mosh_train.npz                    h36m           train
-    coco            coco_2014_smpl_train.npz               coco           train (CLIFF pseudo-GT SMPL)
-    mpii            mpii_smpl_w3d_train.npz                mpii           train (CLIFF pseudo-GT SMPL)
-    mpi-inf-3dhp    mpi_inf_3dhp_train_name_revised.npz    mpi_inf_3dhp   train
-    3dpw-train      3dpw_train_w2d_smpl3d_gender.npz       3dpw           fine-tuning
-    3dpw            3dpw_test_w2d_smpl3d_gender.npz        3dpw           eval
-    h36m-p1         h36m_mosh_val_p1.npz                   h36m           eval
-    h36m-p2         h36m_mosh_val_p2.npz                   h36m           eval
+    name               npz (CLIFF / Multi-RoI first, then SPIN's)                    image_dir     use
+    h36m               h36m_mosh_train.npz | h36m_train.npz |                        h36m          train
+                       h36m_single_train_openpose.npz
+    coco               coco_2014_smpl_train.npz | coco_2014_train.npz                coco          train
+    mpii               mpii_smpl_w3d_train.npz | mpii_train.npz                      mpii          train
+    mpi-inf-3dhp       mpi_inf_3dhp_train_name_revised.npz | mpi_inf_3dhp_train.npz  mpi_inf_3dhp  train
+    3dpw-train         3dpw_train_w2d_smpl3d_gender.npz                              3dpw          fine-tuning
+    3dpw               3dpw_test_w2d_smpl3d_gender.npz | 3dpw_test.npz               3dpw          eval
+    h36m-p1            h36m_mosh_val_p1.npz | h36m_valid_protocol1.npz               h36m          eval
+    h36m-p2            h36m_mosh_val_p2.npz | h36m_valid_protocol2.npz               h36m          eval
+    mpi-inf-3dhp-test  mpi_inf_3dhp_valid.npz | mpi_inf_3dhp_test.npz                mpi_inf_3dhp  eval
 
-These files are not redistributable; hmr-bench never downloads them. The authors' 3DPW files are annotated
-at half resolution (960×540, spec §1.1): with ``img_w``/``img_h`` in the npz the loader rescales full-size
-frames itself; without them the frames must be stored at the annotation's resolution.
+The files differ in content, not only in name: SPIN's H36M validation files hold mocap joints ``S`` and no
+SMPL parameters (score them with ``data.eval_gt=spin``, `eval.gt_choice`), the Multi-RoI ``h36m_mosh_val_*``
+files hold the MoSh SMPL fits. These files are not redistributable; hmr-bench never downloads them. The
+authors' 3DPW files are annotated at half resolution (960×540, spec §1.1): with ``img_w``/``img_h`` in the npz
+the loader rescales full-size frames itself; without them the frames must be stored at the annotation's
+resolution.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from hmr_bench.errors import InputError
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class RealDataset:
-    npz: str
+    npz: tuple[str, ...]  # accepted file names, preferred first (CLIFF / Multi-RoI, then SPIN's)
     image_dir: str
     use: str
 
 
 REAL_DATASETS: dict[str, RealDataset] = {
-    "h36m": RealDataset("h36m_mosh_train.npz", "h36m", "train"),
-    "coco": RealDataset("coco_2014_smpl_train.npz", "coco", "train"),
-    "mpii": RealDataset("mpii_smpl_w3d_train.npz", "mpii", "train"),
-    "mpi-inf-3dhp": RealDataset("mpi_inf_3dhp_train_name_revised.npz", "mpi_inf_3dhp", "train"),
-    "3dpw-train": RealDataset("3dpw_train_w2d_smpl3d_gender.npz", "3dpw", "fine-tuning"),
-    "3dpw": RealDataset("3dpw_test_w2d_smpl3d_gender.npz", "3dpw", "eval"),
-    "h36m-p1": RealDataset("h36m_mosh_val_p1.npz", "h36m", "eval"),
-    "h36m-p2": RealDataset("h36m_mosh_val_p2.npz", "h36m", "eval"),
+    "h36m": RealDataset(("h36m_mosh_train.npz", "h36m_train.npz", "h36m_single_train_openpose.npz"), "h36m",
+                        "train"),
+    "coco": RealDataset(("coco_2014_smpl_train.npz", "coco_2014_train.npz"), "coco", "train"),
+    "mpii": RealDataset(("mpii_smpl_w3d_train.npz", "mpii_train.npz"), "mpii", "train"),
+    "mpi-inf-3dhp": RealDataset(("mpi_inf_3dhp_train_name_revised.npz", "mpi_inf_3dhp_train.npz"), "mpi_inf_3dhp",
+                                "train"),
+    "3dpw-train": RealDataset(("3dpw_train_w2d_smpl3d_gender.npz",), "3dpw", "fine-tuning"),
+    "3dpw": RealDataset(("3dpw_test_w2d_smpl3d_gender.npz", "3dpw_test.npz"), "3dpw", "eval"),
+    "h36m-p1": RealDataset(("h36m_mosh_val_p1.npz", "h36m_valid_protocol1.npz"), "h36m", "eval"),
+    "h36m-p2": RealDataset(("h36m_mosh_val_p2.npz", "h36m_valid_protocol2.npz"), "h36m", "eval"),
+    "mpi-inf-3dhp-test": RealDataset(("mpi_inf_3dhp_valid.npz", "mpi_inf_3dhp_test.npz"), "mpi_inf_3dhp", "eval"),
 }
 TRAIN_MIX = ("h36m", "coco", "mpii", "mpi-inf-3dhp")
 NPZ_SUBDIRS = ("", "dataset_extras")
@@ -53,24 +65,29 @@ def _missing(name: str, root: Path) -> tuple[Path | None, Path, list[str]]:
     if name not in REAL_DATASETS:
         raise InputError("real dataset", "name", found=repr(name), expected=" | ".join(REAL_DATASETS))
     spec = REAL_DATASETS[name]
-    npz = next((root / d / spec.npz for d in NPZ_SUBDIRS if (root / d / spec.npz).is_file()), None)
+    found = [root / d / f for f in spec.npz for d in NPZ_SUBDIRS if (root / d / f).is_file()]
+    npz = found[0] if found else None
+    if len(found) > 1:
+        log.warning("%s: using %s (also present: %s)", name, found[0], ", ".join(str(f) for f in found[1:]))
     images = root / spec.image_dir
     missing = []
     if npz is None:
-        missing.append(f"{name}: annotations {spec.npz} (looked in {root} and {root / 'dataset_extras'})")
+        missing.append(f"{name}: annotations {' or '.join(spec.npz)} (looked in {root} and "
+                       f"{root / 'dataset_extras'})")
     if not images.is_dir():
         missing.append(f"{name}: image folder {images}")
     return npz, images, missing
 
 
 def resolve_real_datasets(names, data_root: str | os.PathLike) -> dict[str, tuple[Path, Path]]:
-    """{name: (npz path, image root)} for each name; one `InputError` listing everything missing."""
+    """{name: (npz path, image root)} for each name; one `InputError` listing everything missing of every
+    requested dataset."""
     root = Path(data_root).expanduser()
     if not root.is_dir():
         raise InputError("--data-root", found=f"no such folder {root}",
                          expected="a folder holding the SPIN/CLIFF dataset files (see hmr_bench.data.real)")
     out, missing = {}, []
-    for name in names:
+    for name in dict.fromkeys(names):
         npz, images, miss = _missing(name, root)
         missing += miss
         out[name] = (npz, images)

@@ -4,7 +4,9 @@ Sample dict (M = num_rois, (W_c, H_c) = crop_size, (W_u, H_u) = union_crop; full
 continuous convention of `images`, after flip and scale augmentation; float arrays are float32):
 
     crops           uint8 (M, 3, H_c, W_c)  RoI crops, RGB, colour noise applied, not normalised
-                                            (`images.normalize_crops` on the trainer's device)
+                                            (`images.normalize_crops` on the trainer's device); with
+                                            input="proxy": uint8 (M, 24, H_c, W_c) keypoint heatmaps
+                                            (`data.proxy`) cut with the same affines
     bbox_info       (M, 3)   CLIFF box descriptor of each RoI (`geometry.cameras.bbox_info`)
     center          (M, 2)   RoI centres (cx, cy)
     b               (M,)     RoI heights (200·S); width = b·W_c/H_c
@@ -58,6 +60,7 @@ import torch
 from hmr_bench.body.joint_sets import COCO17_FLIP, H36M17_FLIP, J24_FLIP, SMPL24_FLIP
 from hmr_bench.data import augment as aug
 from hmr_bench.data.images import flip_affine, warp_crops
+from hmr_bench.data.proxy import INPUTS, keypoint_heatmaps, roi_sigmas
 from hmr_bench.data.rois import roi_set
 from hmr_bench.errors import InputError
 from hmr_bench.geometry.cameras import bbox_info
@@ -78,8 +81,14 @@ class SampleConfig:
     roi_variant: str = "fixed"
     rotation: str = "official"
     union_crop: tuple[int, int] | None = None
+    input: str = "rgb"  # rgb | proxy (keypoint heatmaps, `data.proxy`)
 
     def __post_init__(self):
+        if self.input not in INPUTS:
+            raise InputError("SampleConfig", "input", found=repr(self.input), expected=" | ".join(INPUTS))
+        if self.input == "proxy" and self.union_crop is not None:
+            raise InputError("SampleConfig", "union_crop", found=repr(self.union_crop),
+                             expected="None with input='proxy' (the shared-backbone mode takes RGB union images)")
         if self.rotation not in ROTATION_VARIANTS:
             raise InputError("SampleConfig", "rotation", found=repr(self.rotation),
                              expected=" | ".join(ROTATION_VARIANTS))
@@ -190,9 +199,12 @@ def build_sample(image: np.ndarray, image_to_full: np.ndarray, ann: Annotation, 
     pn = None if params.pn == (1.0, 1.0, 1.0) else params.pn
     image_trans = geo["full_trans"] if np.array_equal(to_full, _IDENTITY) else compose_affine(geo["full_trans"],
                                                                                               to_full)
-    crops = warp_crops(image, image_trans, cfg.crop_size, pn)
     kp_crop = np.concatenate([apply_affine(geo["full_trans"], a.keypoints[None, :, :2]),
                               np.broadcast_to(a.keypoints[None, :, 2:], (cfg.num_rois, 49, 1))], -1)
+    if cfg.input == "proxy":
+        crops = keypoint_heatmaps(kp_crop, cfg.crop_size, roi_sigmas(geo["b"], cfg.crop_size[1]))
+    else:
+        crops = warp_crops(image, image_trans, cfg.crop_size, pn)
     info = bbox_info(torch.from_numpy(geo["center"]), torch.from_numpy(geo["b"]), a.img_w, a.img_h, a.focal)
     sample = {
         "crops": crops,

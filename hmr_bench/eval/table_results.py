@@ -31,6 +31,18 @@ class TableResult:
     rows: list[RowResult]
     claims: list[tuple[object, Assessment | None]]
     trivial: dict[str, float] = field(default_factory=dict)  # the trivial baseline's test metrics on the same data
+    regime: str = ""  # what the numbers come from (`regime_text`)
+
+    def ratio(self, row: RowResult, metric: str) -> float | None:
+        """The row's mean `metric` over the trivial baseline's (a learned model is well below 1), or None."""
+        iv, base = row.mean.get(metric), self.trivial.get(metric)
+        return None if iv is None or not base else iv.mean / base
+
+
+# The learned regime (issue 13): a row counts as having learned articulated pose when it is at most this fraction
+# of the trivial baseline (mean pose, shape and camera); a claim is resolved when its paired CI is this narrow.
+LEARNED_RATIO = {"mpjpe": 0.60, "pa_mpjpe": 0.70}
+RESOLUTION_MM = 1.5
 
 
 def table_result(store, table: Table, profile: str, protocol: str | None = None) -> TableResult:
@@ -73,7 +85,45 @@ def table_result(store, table: Table, profile: str, protocol: str | None = None)
         row = next((r for r in rows if r.name == c.row), None)
         ci = row.diff.get(c.metric) if row else None
         claims.append((c, assess(c, ci) if ci is not None else None))
-    return TableResult(table, profile, protocol, rows, claims, trivial_metrics(store, finished, protocol))
+    return TableResult(table, profile, protocol, rows, claims, trivial_metrics(store, finished, protocol),
+                       regime_text(finished))
+
+
+def regime_text(runs: list[dict]) -> str:
+    """One sentence on what the finished `runs` were trained on and from (their stored configs), or ""."""
+    cfgs = [r["config"] for r in runs if isinstance(r.get("config"), dict)]
+    if not cfgs:
+        return ""
+
+    def one(path: str):
+        values = set()
+        for c in cfgs:
+            v = c
+            for k in path.split("."):
+                v = v.get(k) if isinstance(v, dict) else None
+            values.add(repr(v) if isinstance(v, (list, dict)) else v)
+        return values.pop() if len(values) == 1 else "varies"
+
+    n_train, batch, epochs = one("data.n_train"), one("train.batch_size"), one("train.epochs")
+    max_steps = one("train.max_steps_per_epoch")
+    parts = []
+    if isinstance(n_train, int) and isinstance(batch, int) and isinstance(epochs, int):
+        per_epoch = n_train // batch if max_steps in (None, "varies") else min(n_train // batch, max_steps)
+        parts.append(f"{n_train} training images, {epochs} epochs × {per_epoch} steps of {batch} samples "
+                     f"({epochs * per_epoch} steps)")
+    inp = one("data.input")
+    parts.append("proxy input (2D-keypoint heatmaps per RoI)" if inp == "proxy" else f"{inp or 'rgb'} input")
+    pre = one("model.pretrained")
+    parts.append(f"backbone {one('model.backbone')} " + (f"from {pre}" if pre else "from scratch"))
+    if one("train.backbone") == "frozen":
+        parts.append("backbone frozen (features of the un-augmented RoI crops cached; fusion, head and projection "
+                     "train)")
+    stride = one("loss.vertex_stride")
+    if isinstance(stride, int) and stride > 1:
+        parts.append(f"vertex loss on every {stride}th vertex")
+    seeds = sorted({r["seed"] for r in runs})
+    parts.append(f"seeds {', '.join(map(str, seeds))}")
+    return "; ".join(parts) + "."
 
 
 def trivial_metrics(store, runs: list[dict], protocol: str) -> dict[str, float]:
@@ -121,9 +171,28 @@ def format_text(res: TableResult) -> str:
     if res.trivial:
         lines += ["", "Trivial baseline (mean pose, shape and camera; no image): "
                   + ", ".join(f"{m} {res.trivial[m]:.1f}" for m in ("mpjpe", "pa_mpjpe", "pve") if m in res.trivial)]
+        ratios = []
+        for r in res.rows:
+            rs = {m: res.ratio(r, m) for m in LEARNED_RATIO}
+            if all(v is not None for v in rs.values()):
+                ok = all(rs[m] <= LEARNED_RATIO[m] for m in rs)
+                ratios.append(f"  {r.name:<16}" + "  ".join(f"{m}/trivial {rs[m]:.2f}" for m in rs)
+                              + ("  learned" if ok else "  NOT in the learned regime"))
+        if ratios:
+            lines += ["Learned regime (≤ " + ", ".join(f"{v:.2f} × trivial {m}" for m, v in LEARNED_RATIO.items())
+                      + "):", *ratios]
+    if res.regime:
+        lines += ["", "Regime: " + res.regime]
     if res.claims:
         lines += ["", "Claims:"]
         for c, a in res.claims:
             verdict = a.verdict if a else "not run"
-            lines.append(f"  [{verdict}] {c.text}" + (f"  measured {a.measured:+.2f} mm" if a else ""))
+            detail = ""
+            half = (a.ci.high - a.ci.low) / 2 if a else math.nan
+            if a and math.isnan(half):
+                detail = f"  measured {a.measured:+.2f} mm (one seed: no interval)"
+            elif a:
+                detail = f"  measured {a.measured:+.2f} mm, 95% CI ±{half:.2f} mm" + (
+                    "" if half <= RESOLUTION_MM else f" (wider than {RESOLUTION_MM} mm: cannot resolve it)")
+            lines.append(f"  [{verdict}] {c.text}" + detail)
     return "\n".join(lines)

@@ -58,7 +58,8 @@ class LossConfig:
     reprojection_frame: "crop" | "full" (§8 item 9); vertex_norm: "l1" | "l2" (§8 item 12);
     lambda_x/y/s: camera-loss weights, None = the cam variant's default (`camera.CAM_LOSS_DEFAULTS`);
     openpose_weight / gt_weight: only with keypoint_weighting="spin" (None = SPIN's 0 / 1);
-    temperature: τ of the contrastive loss.
+    temperature: τ of the contrastive loss;
+    vertex_stride: the vertex loss over every n-th mesh vertex (1 = all, the official loss; `body.sparse`).
     """
 
     weights: LossWeights = field(default_factory=LossWeights)
@@ -73,6 +74,7 @@ class LossConfig:
     openpose_weight: float | None = None
     gt_weight: float | None = None
     temperature: float = 0.5
+    vertex_stride: int = 1
 
     def __post_init__(self):
         for name, valid in LOSS_VARIANTS.items():
@@ -86,6 +88,8 @@ class LossConfig:
                                       "applies them)", hint="use keypoint_weighting='spin'")
         if not self.temperature > 0:
             raise InputError("LossConfig", "temperature", found=self.temperature, expected="τ > 0")
+        if not (isinstance(self.vertex_stride, int) and self.vertex_stride >= 1):
+            raise InputError("LossConfig", "vertex_stride", found=repr(self.vertex_stride), expected="an integer ≥ 1")
 
     def replace(self, **changes) -> LossConfig:
         """A copy with some fields changed (validated again), e.g. `cfg.replace(cam="paper")`."""

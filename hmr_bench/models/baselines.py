@@ -20,7 +20,7 @@ from torch import nn
 
 from hmr_bench.errors import InputError
 from hmr_bench.models.head import IEFHead
-from hmr_bench.models.multiroi import MODELS, ModelOutput, _backbone
+from hmr_bench.models.multiroi import MODELS, ModelOutput, _backbone, component_rng
 
 
 class SingleRoIModel(nn.Module):
@@ -40,37 +40,47 @@ class SingleRoIModel(nn.Module):
         src = f"{self.name}.forward"
         if crops.ndim == 5 and crops.shape[1] == 1:
             crops = crops[:, 0]
-        if crops.ndim != 4 or crops.shape[1] != 3:
+        c = getattr(self.backbone, "in_chans", 3)
+        if crops.ndim != 4 or crops.shape[1] != c:
             raise InputError(src, "crops", found=f"shape {tuple(crops.shape)}",
-                             expected="shape (B, 3, H, W) or (B, 1, 3, H, W): one RGB crop per sample")
-        B = crops.shape[0]
+                             expected=f"shape (B, {c}, H, W) or (B, 1, {c}, H, W): one crop per sample")
+        return self.decode(self.backbone(crops)[:, None], bbox_info)
+
+    def decode(self, h: torch.Tensor, bbox_info: torch.Tensor | None) -> ModelOutput:
+        """h: (B, 1, d) backbone features (or (B, M, d): RoI 0 is used); bbox_info: (B, 3), (B, M, 3) or None."""
+        src = f"{self.name}.decode"
+        h = h[:, :1]
+        B = h.shape[0]
         if bbox_info is None:
             if self.head.box_input != "none":
                 raise InputError(src, "bbox_info", found="None", expected=f"shape (B, 3) for {self.name}")
-            bbox_info = crops.new_zeros(B, 3)
-        if bbox_info.ndim == 3 and bbox_info.shape[1] == 1:
+            bbox_info = h.new_zeros(B, 3)
+        if bbox_info.ndim == 3:
             bbox_info = bbox_info[:, 0]
         if tuple(bbox_info.shape) != (B, 3):
             raise InputError(src, "bbox_info", found=f"shape {tuple(bbox_info.shape)}",
                              expected=f"shape (B, 3) or (B, 1, 3) with B = {B}")
-        h = self.backbone(crops)[:, None]  # (B, 1, d)
         pred = self.head(h, bbox_info[:, None])
         return ModelOutput(rotmat=pred.rotmat, betas=pred.betas, cam=pred.cam, features=h, fused=h)
 
 
-def build_single_roi(kind: str, backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None):
-    """kind: "hmr" (no box input) or "cliff" (own bbox_info)."""
-    bb = _backbone(backbone, backbone_kwargs)
+def build_single_roi(kind: str, backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None,
+                     init_seed: int | None = None):
+    """kind: "hmr" (no box input) or "cliff" (own bbox_info); init_seed: as `multiroi.build_model`'s."""
+    with component_rng(init_seed, 0):
+        bb = _backbone(backbone, backbone_kwargs)
     box_input = {"hmr": "none", "cliff": "own"}[kind]
-    head = IEFHead(bb.out_dim, 1, mean_params, box_input=box_input, fc1_dim=fc1_dim)
+    with component_rng(init_seed, 2):
+        head = IEFHead(bb.out_dim, 1, mean_params, box_input=box_input, fc1_dim=fc1_dim)
     return SingleRoIModel(bb, head, kind)
 
 
 @MODELS.register("hmr")
-def hmr(backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None) -> SingleRoIModel:
-    return build_single_roi("hmr", backbone, mean_params, fc1_dim, backbone_kwargs)
+def hmr(backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None, init_seed=None) -> SingleRoIModel:
+    return build_single_roi("hmr", backbone, mean_params, fc1_dim, backbone_kwargs, init_seed)
 
 
 @MODELS.register("cliff")
-def cliff(backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None) -> SingleRoIModel:
-    return build_single_roi("cliff", backbone, mean_params, fc1_dim, backbone_kwargs)
+def cliff(backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None,
+          init_seed=None) -> SingleRoIModel:
+    return build_single_roi("cliff", backbone, mean_params, fc1_dim, backbone_kwargs, init_seed)

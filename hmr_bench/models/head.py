@@ -8,7 +8,10 @@ Every head maps `u: (B, M, d)`, `bbox_info: (B, M, 3)` to a `HeadOutput` and is 
   1024 CLIFF/HMR) → Dropout 0.5 → fc2 (→ 1024) → Dropout 0.5 → decpose / decshape / deccam (Xavier-uniform,
   gain 0.01; no non-linearities, as SPIN/CLIFF); θ, β, C ← θ, β, C + deltas. The box block (`box_input`):
   `all` = bbox_info of all M RoIs in order 0..M−1 (3M values, the same for every m: official R50),
-  `own` = the RoI's own 3 (CLIFF, official HR48 `wo_fuse`), `none` = nothing (HMR).
+  `own` = the RoI's own 3 (CLIFF, official HR48 `wo_fuse`), `none` = nothing (HMR), `all-mixed` = the official
+  self-attention model as run (`HMR_msa`, spec §8 item 17): it repeats bbox_info_all (B, 3M) with
+  ``repeat(1, M, 1).view(M·B, -1)`` without reshaping to (B, M, 3) first, so regressor row b·M+m gets the 3M
+  codes of sample (b·M+m) mod B, not of sample b (`all` is the correct behaviour; both agree when B = 1).
   R50: 2048 + 15 + 157 = 2220 inputs; HR48: 720 + 15 + 157 = 892.
 - `shared-mesh` (paper Eq. 4–6; the paper gives no layer detail, so these are design choices [INF]):
   ū = mean_m u_m; D_mesh is an IEF decoder of pose + shape only, input [ū, all 3M box codes if
@@ -34,7 +37,7 @@ from hmr_bench.geometry.rotations import rot6d_to_matrix
 from hmr_bench.registry import Registry
 
 HEADS = Registry("head")
-BOX_INPUTS = ("all", "own", "none")
+BOX_INPUTS = ("all", "own", "none", "all-mixed")
 NUM_JOINTS = 24
 DEFAULT_CAM = (0.9, 0.0, 0.0)  # SPIN's smpl_mean_params.npz `cam` (spec §2.3), used when no means are given
 
@@ -76,10 +79,13 @@ def _check_mean_params(mean_params) -> tuple[torch.Tensor, torch.Tensor, torch.T
 
 
 def box_block(bbox_info: torch.Tensor, box_input: str) -> torch.Tensor:
-    """bbox_info: (B, M, 3) -> (B, M, k): `all` k = 3M (all RoIs, same for every m), `own` k = 3, `none` k = 0."""
+    """bbox_info: (B, M, 3) -> (B, M, k): `all` k = 3M (all RoIs, same for every m), `own` k = 3, `none` k = 0,
+    `all-mixed` k = 3M of sample (b·M + m) mod B at [b, m] (official HMR_msa as run)."""
     B, M, _ = bbox_info.shape
     if box_input == "all":
         return bbox_info.reshape(B, 1, 3 * M).expand(B, M, 3 * M)
+    if box_input == "all-mixed":  # the official (B, 3M).repeat(1, M, 1).view(M·B, -1), rows in b·M+m order
+        return bbox_info.reshape(B, 3 * M).repeat(1, M, 1).view(M * B, -1).reshape(B, M, 3 * M)
     if box_input == "own":
         return bbox_info
     return bbox_info.new_zeros(B, M, 0)
@@ -88,7 +94,7 @@ def box_block(bbox_info: torch.Tensor, box_input: str) -> torch.Tensor:
 def box_dim(box_input: str, num_rois: int) -> int:
     if box_input not in BOX_INPUTS:
         raise InputError("head", "box_input", found=repr(box_input), expected=f"one of {BOX_INPUTS}")
-    return {"all": 3 * num_rois, "own": 3, "none": 0}[box_input]
+    return {"all": 3 * num_rois, "own": 3, "none": 0, "all-mixed": 3 * num_rois}[box_input]
 
 
 class IEFDecoder(nn.Module):
@@ -137,7 +143,7 @@ class _HeadBase(nn.Module):
         if tuple(bbox_info.shape) != (u.shape[0], u.shape[1], 3):
             raise InputError(source, "bbox_info", found=f"shape {tuple(bbox_info.shape)}",
                              expected=f"shape (B, M, 3) = {(u.shape[0], u.shape[1], 3)}")
-        if self.box_input == "all" and u.shape[1] != self.num_rois:
+        if self.box_input in ("all", "all-mixed") and u.shape[1] != self.num_rois:
             raise InputError(source, "u", found=f"M = {u.shape[1]}",
                              expected=f"M = {self.num_rois} (box_input 'all' feeds 3M box codes)")
 

@@ -20,6 +20,7 @@ inputs the model was built for. The same weights also run `forward` on crops.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -71,11 +72,12 @@ def select_eval_roi(output: ModelOutput, roi: int = OFFICIAL_EVAL_ROI) -> RoIPre
     return RoIPrediction(output.rotmat[:, roi], output.betas[:, roi], output.cam[:, roi])
 
 
-def check_crops(crops: torch.Tensor, bbox_info: torch.Tensor, source: str) -> None:
-    """Raises InputError unless crops is (B, M, 3, H, W) and bbox_info (B, M, 3)."""
-    if crops.ndim != 5 or crops.shape[2] != 3:
+def check_crops(crops: torch.Tensor, bbox_info: torch.Tensor, source: str, channels: int = 3) -> None:
+    """Raises InputError unless crops is (B, M, C, H, W) with C = `channels` (3 RGB, 24 proxy heatmaps) and
+    bbox_info (B, M, 3)."""
+    if crops.ndim != 5 or crops.shape[2] != channels:
         raise InputError(source, "crops", found=f"shape {tuple(crops.shape)}",
-                         expected="shape (B, M, 3, H, W): M RGB crops per sample")
+                         expected=f"shape (B, M, {channels}, H, W): M crops per sample")
     if tuple(bbox_info.shape) != (crops.shape[0], crops.shape[1], 3):
         raise InputError(source, "bbox_info", found=f"shape {tuple(bbox_info.shape)}",
                          expected=f"shape (B, M, 3) = {(crops.shape[0], crops.shape[1], 3)} to match crops")
@@ -98,7 +100,7 @@ class MultiRoIModel(nn.Module):
 
     def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor) -> ModelOutput:
         """crops: (B, M, 3, H, W) ImageNet-normalised; bbox_info: (B, M, 3) (spec §2.2) -> ModelOutput."""
-        check_crops(crops, bbox_info, "MultiRoIModel.forward")
+        check_crops(crops, bbox_info, "MultiRoIModel.forward", getattr(self.backbone, "in_chans", 3))
         B, M = crops.shape[:2]
         h = self.backbone(crops.reshape(B * M, *crops.shape[2:])).reshape(B, M, -1)
         return self.decode(h, bbox_info)
@@ -135,6 +137,18 @@ class MultiRoIModel(nn.Module):
                            embedding=z, fusion_weights=weights)
 
 
+@contextlib.contextmanager
+def component_rng(init_seed: int | None, component: int):
+    """Initialisation inside: the global torch RNG seeded by (init_seed, component), restored afterwards; a
+    no-op when init_seed is None."""
+    if init_seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(init_seed) * 1009 + component)
+        yield
+
+
 def _backbone(backbone, backbone_kwargs) -> nn.Module:
     if isinstance(backbone, nn.Module):
         return backbone
@@ -145,20 +159,28 @@ def _backbone(backbone, backbone_kwargs) -> nn.Module:
 
 def build_model(backbone="cnn-small", fusion="raf-official", head="ief", projection="official", num_rois=5,
                 pe_freqs=32, pe_precision="float32", box_input="all", fc1_dim=2048, mean_params=None,
-                shared_backbone=False, backbone_kwargs=None, pe_flavour="official", crop_size=None) -> MultiRoIModel:
+                shared_backbone=False, backbone_kwargs=None, pe_flavour="official", crop_size=None,
+                init_seed: int | None = None) -> MultiRoIModel:
     """Builds a MultiRoIModel from registry names (`backbone` may also be a built module).
 
     projection: a `PROJECTIONS` name, or None / "none" for no embedding. mean_params: (pose6d (144,),
     shape (10,), cam (3,)), e.g. `head.mean_params_from_body(body)`; None = identity pose, zero shape,
-    cam (0.9, 0, 0). crop_size: (H, W) of a crop, default the backbone's `default_input`.
+    cam (0.9, 0, 0). crop_size: (H, W) of a crop, default the backbone's `default_input`. init_seed: when set,
+    each component (backbone, fusion, head, projection) is initialised from its own generator seeded by
+    (init_seed, component), so two variants with the same seed start from the same head whatever fusion they
+    have (common random numbers across the rows of a table); None: the global RNG in build order.
     """
-    bb = _backbone(backbone, backbone_kwargs)
+    with component_rng(init_seed, 0):
+        bb = _backbone(backbone, backbone_kwargs)
     d = bb.out_dim
-    fus = FUSIONS.build(fusion, dim=d, num_rois=num_rois, pe_freqs=pe_freqs, pe_flavour=pe_flavour,
-                        pe_precision=pe_precision)
-    hd = HEADS.build(head, feat_dim=d, num_rois=num_rois, mean_params=mean_params, box_input=box_input,
-                     fc1_dim=fc1_dim)
-    proj = None if projection in (None, "none") else PROJECTIONS.build(projection, dim=d)
+    with component_rng(init_seed, 1):
+        fus = FUSIONS.build(fusion, dim=d, num_rois=num_rois, pe_freqs=pe_freqs, pe_flavour=pe_flavour,
+                            pe_precision=pe_precision)
+    with component_rng(init_seed, 2):
+        hd = HEADS.build(head, feat_dim=d, num_rois=num_rois, mean_params=mean_params, box_input=box_input,
+                         fc1_dim=fc1_dim)
+    with component_rng(init_seed, 3):
+        proj = None if projection in (None, "none") else PROJECTIONS.build(projection, dim=d)
     return MultiRoIModel(bb, fus, hd, proj, num_rois, crop_size=crop_size, shared_backbone=shared_backbone)
 
 

@@ -16,7 +16,10 @@ import torch
 from hmr_bench.io import atomic_write
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-PRETRAINED: dict[str, str] = {"synth-cnn-small": "synth_cnn_small.pt"}  # name → file in assets/
+PRETRAINED: dict[str, str] = {  # name → file in assets/ (cards: assets/PRETRAINED.md)
+    "synth-cnn-small": "synth_cnn_small.pt",  # RGB input (the cpu profile's start until the proxy input)
+    "synth-proxy-cnn-small": "synth_proxy_cnn_small.pt",  # proxy input (keypoint heatmaps): the cpu profile's
+}
 
 
 def resolve_pretrained(name_or_path: str | os.PathLike) -> Path:

@@ -11,6 +11,7 @@ inside the file. A table, a row or a seed that has not been run shows as "not ru
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -280,8 +281,13 @@ class ReportBuilder:
         return nav
 
     def _common(self, here: str, pages: list[str]) -> dict:
+        from hmr_bench.eval.table_results import LEARNED_RATIO, RESOLUTION_MM
+        from hmr_bench.profiles import PROFILE_CARDS
+
+        cards = {p: os.path.relpath(card, self.out.resolve()) for p, card in PROFILE_CARDS.items() if card.exists()}
         return {"builder": self.builder, "store": self.store.describe(), "nav": self._nav(pages, here), "here": here,
-                "store_args": _store_args(self.store)}
+                "store_args": _store_args(self.store), "profile_cards": cards, "learned_ratio": LEARNED_RATIO,
+                "resolution_mm": RESOLUTION_MM}
 
     def table_page(self, name: str, pages: list[str]) -> None:
         table = load_table(name)

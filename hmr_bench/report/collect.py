@@ -246,7 +246,7 @@ class Breakdown:
 
 def breakdown(store, sec: Section, metric: str = "mpjpe") -> Breakdown:
     from hmr_bench.eval.metrics import per_action_mean
-    from hmr_bench.eval.protocols import JOINT_NAMES
+    from hmr_bench.eval.protocols import JOINT_NAMES, PROTOCOLS, get_protocol
 
     acts: dict[str, list[dict]] = {}
     joints: dict[str, list[np.ndarray]] = {}
@@ -265,8 +265,9 @@ def breakdown(store, sec: Section, metric: str = "mpjpe") -> Breakdown:
     per_action = {row: {a: float(np.mean([d[a] for d in per_run if a in d])) for a in names
                         if any(a in d for d in per_run)} for row, per_run in acts.items()}
     per_joint = {row: np.mean(np.stack(v), axis=0) for row, v in joints.items()}
-    n_j = next((len(v) for v in per_joint.values()), len(JOINT_NAMES))
-    labels = tuple(JOINT_NAMES) if n_j == len(JOINT_NAMES) else tuple(f"joint {j}" for j in range(n_j))
+    known = get_protocol(sec.protocol).joint_names if sec.protocol in PROTOCOLS else JOINT_NAMES  # 14 or 17
+    n_j = next((len(v) for v in per_joint.values()), len(known))
+    labels = tuple(known) if n_j == len(known) else tuple(f"joint {j}" for j in range(n_j))
     return Breakdown(names, labels, per_action, per_joint, seeds)
 
 

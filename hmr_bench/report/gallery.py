@@ -4,8 +4,9 @@ The images are the reference row's worst test samples (by per-sample MPJPE in th
 best one. Each row's model is rebuilt (`train.trainer.build_model`) from its run's config, loaded from the run's
 best checkpoint (``<cache>/runs/<config_hash>/best.pt``) and run on the same samples (`train.data.build_data`,
 no augmentation); the evaluated RoI's mesh is placed in the full image with `geometry.cameras.crop_to_full` and
-drawn with SynthHMR's rasteriser (`data.synth.render.render`). A run without a checkpoint, or data that is not
-on this machine, gets no tile, and the page says why. SynthHMR data is never rendered here: a dataset missing
+drawn with SynthHMR's rasteriser (`data.synth.render.render`). A run without a checkpoint, with a checkpoint
+that is refused (damaged, or not plain tensors), or with data that is not on this machine, gets no tile, and the
+page says which and why. SynthHMR data is never rendered here: a dataset missing
 from the cache is reported, not regenerated.
 """
 
@@ -27,6 +28,10 @@ PRED_RGB = (0.55, 0.72, 0.98)
 GT_RGB = (0.55, 0.9, 0.55)
 MESH_OPACITY = 0.7
 JPEG_QUALITY = 88
+
+
+class CheckpointRefused(HmrBenchError):
+    """A run's best.pt exists but cannot be loaded safely (the message says which file and why)."""
 
 
 @dataclass
@@ -160,7 +165,11 @@ class _Predictor:
         self.body = bodies[self.cfg.body_model]
         with torch.random.fork_rng():  # building a model draws initial weights: leave the caller's RNG alone
             self.model = build_model(self.cfg, self.body)
-        self.model.load_state_dict(load_checkpoint(best)["model"])
+        try:
+            state = load_checkpoint(best)["model"]
+        except InputError as e:
+            raise CheckpointRefused(str(e)) from None
+        self.model.load_state_dict(state)
         self.model.eval()
 
     def batch(self, indices: list[int]) -> dict:
@@ -222,6 +231,8 @@ def _predictors(sec, rows, by_id: dict, seed: int, data_root, gal: Gallery) -> l
             out.append((rr.name, run, _Predictor(run, sec.protocol, data_root, bodies)))
         except FileNotFoundError as e:
             gal.notes.append(f"{rr.name}: no checkpoint ({e}), so no gallery column for this run")
+        except CheckpointRefused as e:
+            gal.notes.append(f"{rr.name}: its checkpoint was refused ({e}), so no gallery column for this run")
         except (HmrBenchError, RuntimeError, KeyError) as e:  # a model or data that cannot be rebuilt here
             gal.notes.append(f"{rr.name}: cannot rebuild the model or data ({type(e).__name__}: {e})")
     return out
@@ -247,7 +258,7 @@ def build_gallery(store, sec, data_root=None, n_worst: int = 3) -> Gallery:
     gal = Gallery(columns=["image", "ground truth"])
     preds = _predictors(sec, rows, by_id, ref_run["seed"], data_root, gal)
     if not preds:
-        gal.reason = "no run has a checkpoint in this cache: " + "; ".join(gal.notes)
+        gal.reason = "no row can be drawn: " + "; ".join(gal.notes)
         return gal
 
     indices = [i for _, i in picks]

@@ -109,9 +109,19 @@ def dataset_card(key: str) -> str:
             + (f"; test actions: {', '.join(actions)}" if actions else ""))
 
 
+def _body_line(body: dict | None) -> str | None:
+    """A run's body-model record (`train.runner.run_provenance`) → 'SOURCE (gender FILE sha256 12 hex; …)'."""
+    if not body:
+        return None
+    files = "; ".join(f"{g} {f['file']} sha256 {f['sha256'][:12]}" for g, f in (body.get("files") or {}).items())
+    return f"{body.get('source', '?')} ({files})"
+
+
 def summary(runs: list[dict], seeds) -> dict:
     """Provenance of a set of runs in a few lines: git commits, datasets (with their cards), hosts and devices,
-    torch / python versions, seeds, total wall time, first and last finish date."""
+    torch / python versions, body-model files (sha256), each test protocol's ground truth (source, pelvis, GT
+    body model, and a note when not comparable with published numbers), seeds, total wall time, first and last
+    finish date."""
     fin = [r for r in runs if r["status"] == "finished"]
     envs = [r.get("env") or {} for r in fin]
 
@@ -131,6 +141,9 @@ def summary(runs: list[dict], seeds) -> dict:
         "platform": distinct(e.get("platform") for e in envs),
         "torch": distinct(e.get("torch") for e in envs),
         "python": distinct(e.get("python") for e in envs),
+        "body model": distinct(_body_line(e.get("body_model")) for e in envs),
+        "ground truth": distinct(f"{name}: {line}" for e in envs
+                                 for name, line in (e.get("ground_truth") or {}).items()),
         "seeds": ", ".join(str(s) for s in seeds),
         "wall time": f"{duration(sum(walls))} in total" if walls else "–",
         "finished": f"{utc(min(dates))} … {utc(max(dates))}" if dates else "–",

@@ -10,8 +10,9 @@
 
 Rules the store keeps:
 - a finished config is not run again: `claim_run` returns None and `start_run` raises `RunConflictError`, unless
-  ``force=True``; a forced run gets a new row, and the old finished row stays valid until the new run finishes,
-  then becomes ``superseded`` (history kept, `find_finished` always gives at most one row);
+  ``force=True`` (which never takes over a live running claim); a forced run gets a new row, and the old finished
+  row stays valid until the new run finishes, then becomes ``superseded`` (history kept, `find_finished` always
+  gives at most one row);
 - at most one ``running`` row per config: a second claimer gets None while the first one's heartbeat is fresher
   than `stale_after_s`; a stale claim is marked ``failed`` ("stale: ...") and taken over (machines sharing a store
   need roughly synchronised clocks, NTP is plenty for the default of 10 minutes);
@@ -189,7 +190,7 @@ class ResultsStore:
         return engine
 
     def _url_error(self, e: BaseException, what: str) -> InputError:
-        detail = redact_text(f"{type(e).__name__}: {getattr(e, 'orig', None) or e}", self._secrets)
+        detail = _one_line(redact_text(f"{type(e).__name__}: {getattr(e, 'orig', None) or e}", self._secrets))
         return InputError(f"results store URL {self.url_redacted}", "url", found=f"{what} ({detail})",
                           expected=_EXPECTED_URL + " that can be opened")
 
@@ -244,8 +245,9 @@ class ResultsStore:
         """Atomically claims `config_hash` for this worker: a new ``running`` row, its run_id returned.
 
         Returns None (a no-op) when the config is finished (unless `force`) or another run of it is ``running``
-        with a heartbeat newer than `stale_after_s` seconds. A stale running row is marked ``failed`` and taken
-        over; with `force` a live one is too. `env` None records `runtime_env()`. Passwords in `config` and
+        with a heartbeat newer than `stale_after_s` seconds, also with `force` (a forced run never takes over a
+        live one: both would write the same checkpoints). A stale running row is marked ``failed`` and taken
+        over. `env` None records `runtime_env()`. Passwords in `config` and
         `env` are redacted before writing.
         """
         return self._claim(config_hash, table, variant, seed, profile, config, dataset_key, env, git_sha, force,
@@ -274,13 +276,9 @@ class ResultsStore:
             live = runs.c.status == "running"
             cutoff = now - stale_after_s
             stale_msg = f"stale: no heartbeat for {stale_after_s:g} s; taken over by another worker"
-            if force:
-                conn.execute(update(runs).where(runs.c.config_hash == config_hash, live)
-                             .values(status="failed", message="superseded by a forced run", finished_at=now))
-            else:
-                conn.execute(update(runs).where(runs.c.config_hash == config_hash, live,
-                                                func.coalesce(runs.c.heartbeat_at, runs.c.created_at) < cutoff)
-                             .values(status="failed", message=stale_msg, finished_at=now))
+            conn.execute(update(runs).where(runs.c.config_hash == config_hash, live,
+                                            func.coalesce(runs.c.heartbeat_at, runs.c.created_at) < cutoff)
+                         .values(status="failed", message=stale_msg, finished_at=now))
             blocking = conn.execute(select(runs.c.run_id, runs.c.status, runs.c.env, runs.c.heartbeat_at)
                                     .where(runs.c.config_hash == config_hash,
                                            runs.c.status.in_(("running",) if force else ("running", "finished")))
@@ -301,7 +299,9 @@ class ResultsStore:
             why = _conflict_text(config_hash, blocking)
             log.info("results store: not claimed: %s", why)
             if raise_conflict:
-                raise RunConflictError(why + "; pass force=True to run it again")
+                finished = blocking is not None and blocking.status == "finished"
+                raise RunConflictError(why + ("; pass force=True to run it again" if finished else
+                                              f"; it can be taken over once its heartbeat is {stale_after_s:g} s old"))
         return run_id
 
     def heartbeat(self, run_id: str) -> bool:
@@ -625,8 +625,14 @@ def _parse_url(url) -> URL:
     try:
         u = url if isinstance(url, URL) else make_url(str(url))
     except Exception as e:
-        raise InputError(f"results store URL {redact_url(url)}", "url", found=f"an unreadable URL ({e})",
+        raise InputError(f"results store URL {redact_url(url)}", "url",
+                         found=f"an unreadable URL ({_one_line(redact_text(str(e), url_secrets(url)))})",
                          expected=_EXPECTED_URL) from None
+    if u.get_backend_name() == "sqlite" and (u.username or u.password or u.host or u.port):
+        raise InputError(f"results store URL {redact_url(u)}", "url",
+                         found="a user, password or host in a SQLite URL (SQLite opens a file; it has no server)",
+                         expected="sqlite:////absolute/path/results.sqlite (four slashes before an absolute path) "
+                         "or a plain file path")
     try:
         u.get_dialect()
     except Exception as e:  # unknown dialect or driver name
@@ -634,6 +640,11 @@ def _parse_url(url) -> URL:
                          found=f"unknown database dialect or driver '{u.drivername}' ({type(e).__name__})",
                          expected=_EXPECTED_URL) from None
     return u
+
+
+def _one_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines too) as one space: an error message stays one line."""
+    return " ".join(text.split())
 
 
 def _check_sqlite_path(url: URL, shown: str) -> None:

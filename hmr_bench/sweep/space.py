@@ -181,6 +181,8 @@ def build_spec(profile: str, *, search: list[str] | None = None, params: list[st
                pruner: str | None = None) -> SweepSpec:
     """A checked `SweepSpec`: built-ins named in `search` (None: all five) plus ``--param`` ranges; `cam_form` None
     takes `loss.cam` from the overrides (or ``official``); `pruner` None: median (single objective) or none."""
+    from hmr_bench.body.source import resolve_body_source  # imports torch: only when a sweep is built
+
     if profile not in PROFILES:
         profile_config(profile)  # raises the InputError with the valid profiles
     overrides = dict(overrides or {})
@@ -195,6 +197,9 @@ def build_spec(profile: str, *, search: list[str] | None = None, params: list[st
     if cam_form not in CAM_VARIANTS:
         raise InputError("--cam-form", found=repr(cam_form), expected="one of " + ", ".join(CAM_VARIANTS))
     apply_overrides(profile_config(profile), overrides, source="--set")  # unknown keys / bad values now
+    body = resolve_body_source(overrides.get("body_model"))  # or $HMR_BENCH_BODY_MODEL; a bad path fails now
+    if body != "free" or "body_model" in overrides:
+        overrides["body_model"] = body
     names = list(BUILTIN_KEYS) if search is None else [s for s in search if s]
     chosen: dict[str, Param] = {}
     for name in names:

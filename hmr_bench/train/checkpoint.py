@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import pickle
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,20 @@ def load_checkpoint(path: str | Path) -> dict:
     except FileNotFoundError as e:
         raise InputError(path, found="no such file", expected="a checkpoint") from e
     except pickle.UnpicklingError as e:
-        raise InputError(path, found=f"data that weights_only loading refuses ({str(e).splitlines()[0]})",
-                         expected="a checkpoint of plain tensors and containers") from e
+        raise InputError(path, found=f"data that safe loading refuses ({torch_reason(e)})",
+                         expected="a checkpoint of plain tensors and containers written by hmr-bench") from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:
-        raise InputError(path, found=f"a corrupted or truncated file ({type(e).__name__}: {str(e)[:200]})",
-                         expected="a complete checkpoint written by hmr-bench") from e
+        raise InputError(path, found=f"a corrupted or truncated file ({type(e).__name__}: {torch_reason(e)})",
+                         expected="a complete checkpoint written by hmr-bench") from None
+
+
+def torch_reason(e: BaseException, limit: int = 200) -> str:
+    """What `torch.load` found wrong, in one line, without torch's advice: never a hint to load the file unsafely
+    (``weights_only=False``) or to allow-list what it refused."""
+    text = str(e)
+    m = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\s*Check the documentation|$)", text, re.S)
+    text = " ".join((m.group(1) if m else text).split())
+    kept = [s for s in re.split(r"(?<=[.!?])\s+", text)
+            if not re.search(r"weights_only|safe_globals|trust|re-?running|arbitrary code", s, re.I)]
+    reason = " ".join(kept) or "not a checkpoint torch can read safely"
+    return reason if len(reason) <= limit else reason[:limit - 1] + "…"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hmr_bench.config import RunConfig
 from hmr_bench.data.dataset import SpinDataset
-from hmr_bench.errors import InputError
+from hmr_bench.errors import InputError, check_variant
 
 
 @dataclass
@@ -47,9 +47,12 @@ def union_crop(cfg: RunConfig) -> tuple[int, int] | None:
 
 
 def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=None) -> RunData:
+    from hmr_bench.eval.gt_choice import EVAL_GT
+
     d = cfg.data
+    check_variant(d.eval_gt, EVAL_GT, "config", "data.eval_gt")  # now, not at the first evaluation
     common = dict(num_rois=d.num_rois, crop_size=tuple(d.crop_size), roi_variant=d.roi_variant, rotation=d.rotation,
-                  union_crop=union_crop(cfg))
+                  union_crop=union_crop(cfg), input=d.input)
     if d.source == "synth":
         from hmr_bench.data.synth.generate import generate
 
@@ -60,15 +63,19 @@ def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=Non
         return RunData(train, val, test, "synth-test", key=ds.root.name)
     if d.source == "real":
         from hmr_bench.data.dataset import MixedDataset
-        from hmr_bench.data.real import TRAIN_MIX, real_train_mix, resolve_real_dataset, spin_mix_ratios
-        from hmr_bench.eval.protocols import get_protocol
+        from hmr_bench.data.real import TRAIN_MIX, real_train_mix, resolve_real_datasets, spin_mix_ratios
+        from hmr_bench.eval.gt_choice import check_gt_available, eval_protocol
 
         if data_root is None:
             raise InputError("config", "data.source", found="'real' without --data-root",
                              expected="--data-root DIR holding the SPIN-format npz files and images")
+        protocols = {name: eval_protocol(name, d.eval_gt) for name in d.test_sets}
+        # every file of every requested dataset checked at once: one error lists all that are missing
+        paths = resolve_real_datasets([*d.train_sets, d.val_set, *(p.dataset for p in protocols.values())],
+                                      data_root)
 
         def spin(name: str, train: bool) -> SpinDataset:
-            npz, img = resolve_real_dataset(name, data_root)
+            npz, img = paths[name]
             return SpinDataset(npz, img, train=train and d.augment, name=name, **common)
 
         if set(d.train_sets) == set(TRAIN_MIX):
@@ -79,7 +86,10 @@ def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=Non
             members = {n: spin(n, True) for n in d.train_sets}
             ratios = spin_mix_ratios({n: len(m) for n, m in members.items()})
             train = MixedDataset(list(members.values()), [ratios[n] for n in members], seed=cfg.train.seed)
-        test = {name: spin(get_protocol(name).dataset, False) for name in d.test_sets}
-        return RunData(train, spin(d.val_set, False), test, d.test_sets[0],
-                       key="real:" + ",".join(d.train_sets) + "|" + d.val_set)
+        test = {name: spin(p.dataset, False) for name, p in protocols.items()}
+        val = spin(d.val_set, False)
+        for name, ds in test.items():  # before training: no split is scored against GT it does not hold
+            check_gt_available(protocols[name], ds)
+        check_gt_available(protocols[d.test_sets[0]], val)  # validation is scored with the first test protocol
+        return RunData(train, val, test, d.test_sets[0], key="real:" + ",".join(d.train_sets) + "|" + d.val_set)
     raise InputError("config", "data.source", found=repr(d.source), expected="'synth' or 'real'")

@@ -205,14 +205,15 @@ def rank_batch_size(batch_size: int, d: Dist) -> int:
 
 def shard_loader(loader: DataLoader, d: Dist) -> DataLoader:
     """`loader` (from `make_loader`, an EpochSampler inside) rebuilt for rank d.rank: RankSampler, batch size
-    loader.batch_size / world, drop_last. Worker settings are taken from `loader` unchanged."""
+    loader.batch_size / world, drop_last. Worker settings and the generator are taken from `loader` unchanged."""
     if not d.active:
         return loader
     return DataLoader(loader.dataset, batch_size=rank_batch_size(loader.batch_size, d),
                       sampler=RankSampler(loader.sampler, d.rank, d.world), num_workers=loader.num_workers,
                       collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=True,
                       persistent_workers=loader.persistent_workers, worker_init_fn=loader.worker_init_fn,
-                      multiprocessing_context=loader.multiprocessing_context if loader.num_workers else None)
+                      multiprocessing_context=loader.multiprocessing_context if loader.num_workers else None,
+                      generator=loader.generator)
 
 
 def wrap_model(module: torch.nn.Module, d: Dist) -> torch.nn.Module:

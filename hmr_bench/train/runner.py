@@ -9,6 +9,7 @@ last checkpoint. Under torchrun every rank walks the same jobs; rank 0 decides a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -68,7 +69,12 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def table_jobs(table: Table, profile: str, seeds=None, overrides: dict | None = None,
                variants: list[str] | None = None, shard: tuple[int, int] | None = None) -> list[Job]:
+    """The jobs of a table. The body model is ``--set body_model=...``, else ``$HMR_BENCH_BODY_MODEL``, else the
+    free one, validated now (`body.source.resolve_body_source`) and named by its absolute path."""
+    from hmr_bench.body.source import resolve_body_source
+
     base = apply_overrides(profile_config(profile), overrides or {}, source="--set")
+    base = dataclasses.replace(base, body_model=resolve_body_source((overrides or {}).get("body_model")))
     rows = table.rows_for(profile)
     if variants:
         rows = tuple(table.row(v) for v in variants)
@@ -102,6 +108,46 @@ def dead_local_claims(store, config_hash: str) -> list[dict]:
     return dead
 
 
+def run_provenance(cfg: RunConfig, warn: bool = False) -> dict:
+    """What a run's numbers stand on besides code, config and data, for the store's ``env``: the body-model
+    files with their sha256, and per test protocol its GT source, pelvis and GT body model
+    (`eval.gt_choice.gt_lines`; warn: log a non-comparable protocol once, as the CLI shows it)."""
+    from hmr_bench.body.source import body_provenance
+    from hmr_bench.eval.gt_choice import gt_lines
+
+    tests = cfg.data.test_sets if cfg.data.source == "real" else ("synth-test",)
+    return {"body_model": body_provenance(cfg.body_model),
+            "ground_truth": gt_lines(tests, cfg.data.eval_gt, cfg.body_model, warn=warn)}
+
+
+def claim_or_take_over(store, claim: dict, force: bool = False) -> str | None:
+    """Claims a run (`store.claim_run(**claim)`); when another row of its config is ``running``, one left by a dead
+    process of this host is marked failed and taken over. Returns the run_id, or None: finished before (unless
+    `force`) or held by a live worker (also with `force`: a forced run never takes a live run over)."""
+    run_id = store.claim_run(**claim, force=force)
+    if run_id is not None:
+        return run_id
+    dead = dead_local_claims(store, claim["config_hash"])
+    for run in dead:
+        store.fail_run(run["run_id"], f"interrupted: its process (pid {run['env']['pid']} on this host) died; "
+                       f"taken over by pid {os.getpid()}")
+        log.info("taking over run %s of %s (its process died)", run["run_id"], claim["config_hash"])
+    return store.claim_run(**claim, force=force) if dead else None
+
+
+def live_claim(store, config_hash: str) -> str:
+    """Who runs `config_hash` now: "run <id> on <host> (pid <pid>, last heartbeat <n> s ago)", or '' if nobody."""
+    import time
+
+    for run in store.runs(status="running"):
+        if run["config_hash"] == config_hash:
+            env = run["env"] if isinstance(run["env"], dict) else {}
+            beat = run.get("heartbeat_at") or run.get("created_at") or time.time()
+            return (f"run {run['run_id']} on {env.get('hostname', '?')} (pid {env.get('pid', '?')}, last heartbeat "
+                    f"{time.time() - beat:.0f} s ago)")
+    return ""
+
+
 @dataclass
 class _Decision:
     status: str  # run | skipped | busy
@@ -112,7 +158,8 @@ class _Decision:
 def _decide(store, job: Job, config_hash: str, data_key: str, profile: str, device: str, sha: str | None,
             force: bool, world: int) -> _Decision:
     """Rank 0: skip a finished config (unless `force`), else claim it; a claim left by a dead local process is
-    marked failed and taken over (the run resumes from its last checkpoint). `force` deletes the checkpoints."""
+    marked failed and taken over (the run resumes from its last checkpoint). `force` deletes the checkpoints; it is
+    refused ("busy") while a live worker runs the config."""
     from hmr_bench.store.store import runtime_env
     from hmr_bench.train.trainer import run_dir
 
@@ -124,19 +171,15 @@ def _decide(store, job: Job, config_hash: str, data_key: str, profile: str, devi
                              f"{done['seed']} (finished before)")
         return _Decision("skipped", message="finished before (cached)")
     claim = dict(config_hash=config_hash, table=job.table, variant=job.row.name, seed=job.seed, profile=profile,
-                 config=job.cfg.to_dict(), dataset_key=data_key, env=runtime_env(device) | {"world_size": world},
-                 git_sha=sha)
-    run_id = store.claim_run(**claim, force=force)
+                 config=job.cfg.to_dict(), dataset_key=data_key,
+                 env=runtime_env(device) | {"world_size": world} | run_provenance(job.cfg), git_sha=sha)
+    run_id = claim_or_take_over(store, claim, force)
     if run_id is None:
-        dead = dead_local_claims(store, config_hash)
-        for run in dead:
-            store.fail_run(run["run_id"], f"interrupted: its process (pid {run['env']['pid']} on this host) died; "
-                           f"taken over by pid {os.getpid()}")
-            log.info("taking over run %s of %s (its process died)", run["run_id"], config_hash)
-        if dead:
-            run_id = store.claim_run(**claim)
-    if run_id is None:
-        return _Decision("busy", message="another worker is running it")
+        holder = live_claim(store, config_hash) or "another worker"
+        if force:
+            return _Decision("busy", message=f"--force refused: {holder} is running this config now; run it again "
+                             "with --force once that run has ended")
+        return _Decision("busy", message=f"another worker is running it: {holder}")
     if force:
         for f in ("last.pt", "best.pt"):
             (run_dir(config_hash) / f).unlink(missing_ok=True)
@@ -159,6 +202,7 @@ def run_table(name: str, profile: str = "cpu", *, seeds=None, store_url: str | N
     runner = JobRunner(store, profile, data_root=data_root, device=device, progress=progress, dist=dist)
     if dist.is_main:
         for cfg in {repr((j.cfg.data, j.cfg.body_model)): j.cfg for j in jobs}.values():
+            run_provenance(cfg, warn=True)  # say once, before training, when GT is not the published protocol's
             runner.trivial_baseline(cfg)
     return [runner.run(job, force=force)
             for job in tqdm(jobs, desc=f"{name} ({profile})", unit="run", disable=not (progress and dist.is_main))]
@@ -176,11 +220,14 @@ class JobRunner:
         self._data: dict[str, object] = {}
 
     def data(self, cfg: RunConfig):
+        from hmr_bench.body.source import body_key
         from hmr_bench.train.data import build_data
 
         data_id = repr((cfg.data, cfg.body_model))
         if data_id not in self._data:
-            self._data[data_id] = main_first(self.dist, partial(build_data, cfg, self.data_root))
+            data = main_first(self.dist, partial(build_data, cfg, self.data_root))
+            data.key += body_key(cfg.body_model)  # a user's model files by content: no cache across other files
+            self._data[data_id] = data
         return self._data[data_id]
 
     def config_hash(self, cfg: RunConfig) -> str:
@@ -190,7 +237,8 @@ class JobRunner:
 
     def trivial_baseline(self, cfg: RunConfig) -> str:
         """The trivial baseline (mean pose, shape and camera; `eval.trivial`) on the test sets of `cfg`'s data, as a
-        finished run of table `TRIVIAL_TABLE` in the store (cached by data and body model); returns its hash."""
+        finished run of table `TRIVIAL_TABLE` in the store (cached by data and body model); returns its hash.
+        Claimed like any run: nothing is done when it is finished or another live worker computes it."""
         import time
 
         from hmr_bench.body import load_body_model
@@ -200,20 +248,28 @@ class JobRunner:
         from hmr_bench.train.trainer import eval_loader, evaluate, summary
 
         data = self.data(cfg)
-        # the mean prediction depends on the body model and the test data only (not on RoIs, crops or the model)
-        config_hash = RunConfig(body_model=cfg.body_model).hash(f"trivial|{data.key}|{','.join(sorted(data.test))}")
-        if self.store.find_finished(config_hash):
-            return config_hash
+        # the mean prediction's scores depend on the body model, the test data and the GT convention only (not on
+        # RoIs, crops or the model)
+        trivial = apply_overrides(RunConfig(body_model=cfg.body_model), {"data.eval_gt": cfg.data.eval_gt})
+        config_hash = trivial.hash(f"trivial|{data.key}|{','.join(sorted(data.test))}")
         t0 = time.time()
-        run_id = self.store.start_run(config_hash, TRIVIAL_TABLE, "mean-params", 0, self.profile, cfg.to_dict(),
-                                      data.key, runtime_env(self.device), git_sha=self.sha, force=True)
-        body = load_body_model(cfg.body_model).to(self.device)
-        model = MeanPredictor(body).to(self.device)
-        with threads(cfg.train.threads):  # as a training run of this config would
-            for name, dataset in data.test.items():
-                per_sample = evaluate(model, body, eval_loader(dataset, cfg, self.device), cfg, name, "test",
-                                      self.device)
-                self.store.log_metrics(run_id, "test", name, summary(per_sample))
+        run_id = claim_or_take_over(self.store, dict(
+            config_hash=config_hash, table=TRIVIAL_TABLE, variant="mean-params", seed=0, profile=self.profile,
+            config=cfg.to_dict(), dataset_key=data.key, env=runtime_env(self.device) | run_provenance(cfg),
+            git_sha=self.sha))
+        if run_id is None:
+            return config_hash
+        try:
+            body = load_body_model(cfg.body_model).to(self.device)
+            model = MeanPredictor(body).to(self.device)
+            with threads(cfg.train.threads):  # as a training run of this config would
+                for name, dataset in data.test.items():
+                    per_sample = evaluate(model, body, eval_loader(dataset, cfg, self.device), cfg, name, "test",
+                                          self.device)
+                    self.store.log_metrics(run_id, "test", name, summary(per_sample))
+        except BaseException as e:
+            self.store.fail_run(run_id, f"{type(e).__name__}: {e}")
+            raise
         self.store.finish_run(run_id, time.time() - t0)
         return config_hash
 

@@ -6,10 +6,16 @@ prediction is supervised with the sample's GT (spec §4.7); evaluation uses RoI 
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
+from hmr_bench.body.lbs import rotmats_from_axis_angle
+from hmr_bench.body.source import gt_bodies
+from hmr_bench.body.sparse import SparseBody
 from hmr_bench.config import RunConfig
 from hmr_bench.data.images import normalize_crops
+from hmr_bench.eval.gt_choice import with_gt_convention
 from hmr_bench.eval.protocols import Protocol, evaluate_batch, ground_truth
 from hmr_bench.losses import (
     camera_consistency_loss,
@@ -33,6 +39,8 @@ def run_model(model, batch: dict, cfg: RunConfig):
     DistributedDataParallel wrapper of a `BatchForward` (then its forward does this)."""
     if isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return model(batch)
+    if "features" in batch:  # a frozen backbone's cached features (train.features)
+        return model.decode(batch["features"], batch["bbox_info"].float())
     if cfg.model.shared_backbone:
         return model.forward_shared(normalize_crops(batch["union"]), batch["roi_boxes_union"].float(),
                                     batch["bbox_info"].float())
@@ -51,9 +59,16 @@ class BatchForward(torch.nn.Module):
         return run_model(self.model, batch, self.cfg)
 
 
-def _pelvis(body, vertices: torch.Tensor) -> torch.Tensor:
-    """H36M-regressor joint 0 of vertices (..., V, 3) → (..., 3) (the official vertex-loss pelvis)."""
-    return torch.einsum("v,...vc->...c", body.J_regressor_h36m[0], vertices)
+_SPARSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sparse_body(body, vertex_stride: int) -> SparseBody:
+    """The `SparseBody` of `body` at a vertex stride, built once per body model (and device)."""
+    per_body = _SPARSE.setdefault(body, {})
+    key = (vertex_stride, body.mean_shape.device, body.mean_shape.dtype)
+    if key not in per_body:
+        per_body[key] = SparseBody(body, vertex_stride)
+    return per_body[key]
 
 
 def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -62,7 +77,8 @@ def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict
     out = run_model(model, batch, cfg)
     B, M = out.cam.shape[:2]
     w, lc = cfg.loss.weights, cfg.loss
-    pred = body(out.betas.reshape(B * M, -1), rotmat=out.rotmat.reshape(B * M, 24, 3, 3))
+    sbody = sparse_body(body, lc.vertex_stride)  # exact joints; the vertex loss's vertices only
+    pred = sbody(out.betas.reshape(B * M, -1), out.rotmat.reshape(B * M, 24, 3, 3))
     joints49 = pred.joints("spin49").reshape(B, M, 49, 3)
     has_smpl = batch["has_smpl"].bool()[:, None].expand(B, M)
     terms: dict[str, torch.Tensor] = {}
@@ -77,10 +93,11 @@ def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict
         terms["keypoint3d"] = keypoint_3d_loss(joints49[:, :, 25:], gt3d, batch["has_3d"].bool()[:, None].expand(B, M))
     if w.vertex:
         with torch.no_grad():
-            gt_v = body(batch["betas"].float(), axis_angle=batch["pose"].float()).vertices  # (B, V, 3)
+            gt = sbody(batch["betas"].float(), rotmats_from_axis_angle(batch["pose"].float()))  # (B, V_s, 3)
         pv = pred.vertices.reshape(B, M, -1, 3)
-        gv = gt_v[:, None].expand_as(pv)
-        terms["vertex"] = vertex_loss(pv, gv, _pelvis(body, pv), _pelvis(body, gv), has_smpl, norm=lc.vertex_norm)
+        gv = gt.vertices[:, None].expand_as(pv)
+        terms["vertex"] = vertex_loss(pv, gv, pred.pelvis.reshape(B, M, 3), gt.pelvis[:, None].expand(B, M, 3),
+                                      has_smpl, norm=lc.vertex_norm)
     if w.pose or w.beta:
         gt_pose = batch["pose"].float()[:, None].expand(B, M, 72)
         gt_betas = batch["betas"].float()[:, None].expand(B, M, -1)
@@ -105,5 +122,6 @@ def evaluate_predictions(model, body, batch: dict, cfg: RunConfig, protocol: Pro
     out = run_model(model, batch, cfg)
     roi = select_eval_roi(out, protocol.roi)
     pred = body(roi.betas, rotmat=roi.rotmat)
-    gt = ground_truth(protocol, batch, {"neutral": body})
+    protocol = with_gt_convention(protocol, cfg.data.eval_gt)  # the run's named GT source (eval.gt_choice)
+    gt = ground_truth(protocol, batch, gt_bodies(body, cfg.body_model))  # gendered GT models when given
     return evaluate_batch(protocol, pred.vertices, pred.joints("h36m17"), gt)

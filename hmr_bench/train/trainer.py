@@ -32,6 +32,7 @@ from hmr_bench.paths import cache_root
 from hmr_bench.train import ddp, perf, step
 from hmr_bench.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hmr_bench.train.data import RunData
+from hmr_bench.train.features import FeatureLoader, cached_features, freeze_backbone
 
 log = logging.getLogger(__name__)
 SELECT_METRIC = "mpjpe"  # checkpoint selection on the validation split
@@ -67,16 +68,20 @@ def build_model(cfg: RunConfig, body):
     m = cfg.model
     crop_hw = (cfg.data.crop_size[1], cfg.data.crop_size[0])
     bb_kw = {"default_input": crop_hw}
+    if cfg.data.input != "rgb":
+        from hmr_bench.data.proxy import CHANNELS
+
+        bb_kw["in_chans"] = CHANNELS[cfg.data.input]
     mean = mean_params_from_body(body)
     if m.kind in ("hmr", "cliff"):
         model = MODELS.build(m.kind, backbone=m.backbone, mean_params=mean, fc1_dim=m.fc1_dim,
-                             backbone_kwargs=bb_kw)
+                             backbone_kwargs=bb_kw, init_seed=cfg.train.seed)
     else:
         model = MODELS.build("multiroi", backbone=m.backbone, fusion=m.fusion, head=m.head,
                              projection=m.projection, num_rois=cfg.data.num_rois, pe_freqs=m.pe_freqs,
                              pe_precision=m.pe_precision, pe_flavour=m.pe_flavour, box_input=m.box_input,
                              fc1_dim=m.fc1_dim, mean_params=mean, shared_backbone=m.shared_backbone,
-                             backbone_kwargs=bb_kw, crop_size=crop_hw)
+                             backbone_kwargs=bb_kw, crop_size=crop_hw, init_seed=cfg.train.seed)
     if m.pretrained:
         from hmr_bench.models.checkpoints import load_backbone_weights
         from hmr_bench.models.pretrained import resolve_pretrained
@@ -88,7 +93,8 @@ def build_model(cfg: RunConfig, body):
 def make_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     """Adam (spec §5), fused: one kernel for all parameters. On 2 CPU cores the per-tensor loop took ~8× longer
     for the same 3 M parameters (24 vs 3 ms a step, 1 thread) and the same maths."""
-    return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=True)
+    params = [p for p in model.parameters() if p.requires_grad]  # a frozen backbone's are left out
+    return torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -101,10 +107,28 @@ def run_dir(config_hash: str) -> Path:
     return cache_root() / "runs" / config_hash
 
 
-def eval_loader(dataset, cfg: RunConfig, device):
-    """The evaluation DataLoader of a dataset: built once per run (its workers persist across epochs)."""
+def eval_loader(dataset, cfg: RunConfig, device, backbone=None):
+    """The evaluation DataLoader of a dataset: built once per run (its workers persist across epochs). With
+    `train.backbone = "frozen"` and that `backbone` given, batches of the split's cached features
+    (`features.FeatureLoader`) instead (a model without one, e.g. the mean predictor, reads the image batches)."""
+    if cfg.train.backbone == "frozen" and backbone is not None:
+        return FeatureLoader(split_features(backbone, dataset, cfg, device), cfg.train.eval_batch_size, shuffle=False)
     return make_loader(dataset, cfg.train.eval_batch_size, shuffle=False, seed=0, workers=cfg.data.workers,
                        device=device)
+
+
+def train_loader(dataset, cfg: RunConfig, device, d: ddp.Dist, backbone=None):
+    """The training loader: shuffled by (seed, epoch), drop_last; frozen backbone: cached features."""
+    if cfg.train.backbone == "frozen":
+        return FeatureLoader(split_features(backbone, dataset, cfg, device), cfg.train.batch_size, shuffle=True,
+                             seed=cfg.train.seed, drop_last=True)
+    return ddp.shard_loader(make_loader(dataset, cfg.train.batch_size, shuffle=True, seed=cfg.train.seed,
+                                        workers=cfg.data.workers, drop_last=True, device=device), d)
+
+
+def split_features(backbone, dataset, cfg: RunConfig, device):
+    """The cached backbone features of a split (un-augmented crops), on `device`."""
+    return cached_features(backbone, dataset, device, cfg.train.eval_batch_size, cfg.data.workers).to(device)
 
 
 @torch.no_grad()
@@ -187,6 +211,8 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
     seed_everything(cfg.train.seed)
     body = load_body_model(cfg.body_model).to(device)
     model = perf.prepare_model(build_model(cfg, body), cfg, device)  # to(device), channels_last, compile
+    if cfg.train.backbone != "train":
+        freeze_backbone(model, cfg)
     opt = make_optimizer(model, cfg)
     scaler = perf.grad_scaler(cfg, device)  # fp16 only
     folder = run_dir(config_hash)
@@ -207,14 +233,14 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
             for h in state.history:
                 log_to.log_metrics(run_id, "val", data.val_protocol,
                                    {k: v for k, v in h.items() if k != "epoch"}, epoch=h["epoch"])
-        log.info("resuming %s at epoch %d", config_hash, start_epoch + 1)
+        log.info("resuming %s (config %s) from epoch %d of %d (%s holds epochs 1-%d)", label, config_hash,
+                 start_epoch + 1, cfg.train.epochs, last, start_epoch)
         del ck
 
     fwd = ddp.wrap_model(step.BatchForward(model, cfg), d) if d.active else model
-    loader = ddp.shard_loader(make_loader(data.train, cfg.train.batch_size, shuffle=True, seed=cfg.train.seed,
-                                          workers=cfg.data.workers, drop_last=True, device=device), d)
+    loader = train_loader(data.train, cfg, device, d, model.backbone)
     show = progress and main
-    val_loader = eval_loader(data.val, cfg, device)  # workers start lazily, on rank 0's first validation
+    val_loader = eval_loader(data.val, cfg, device, model.backbone)  # workers start lazily, at the first validation
     for epoch in tqdm(range(start_epoch, cfg.train.epochs), desc=label, unit="epoch", initial=start_epoch,
                       total=cfg.train.epochs, leave=False, disable=not show):
         fwd.train()
@@ -258,7 +284,8 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
         model.load_state_dict(load_checkpoint(best)["model"])
         results = {}
         for name, dataset in data.test.items():
-            per_sample = evaluate(model, body, eval_loader(dataset, cfg, device), cfg, name, "test", device)
+            per_sample = evaluate(model, body, eval_loader(dataset, cfg, device, model.backbone), cfg, name, "test",
+                                  device)
             results[name] = summary(per_sample)
             if log_to is not None:
                 log_to.log_metrics(run_id, "test", name, results[name])

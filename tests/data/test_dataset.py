@@ -323,4 +323,4 @@ def test_resolve_real_dataset(tmp_path):
         resolve_real_dataset("h36m-p3", tmp_path)
     with pytest.raises(InputError, match="no such folder"):
         resolve_real_dataset("3dpw", tmp_path / "nowhere")
-    assert REAL_DATASETS["mpi-inf-3dhp"].npz == "mpi_inf_3dhp_train_name_revised.npz"
+    assert REAL_DATASETS["mpi-inf-3dhp"].npz == ("mpi_inf_3dhp_train_name_revised.npz", "mpi_inf_3dhp_train.npz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,69 @@ def test_image_files_hold_exactly_the_pack_pixels(tiny):
     pack = np.load(tiny.pack("train"), mmap_mode="r")
     for i, name in enumerate(ann["imgname"]):
         np.testing.assert_array_equal(cv2.imread(str(tiny.image_root / name))[:, :, ::-1], pack[i])
+
+
+# ------------------------------------------------------------------ bad body model, damaged cache, several processes
+
+@pytest.mark.parametrize("content", [None, b"not an npz at all" * 100, "npz without the fields"])
+def test_bad_body_model_fails_before_any_file_is_written(tmp_path, content):
+    from hmr_bench.errors import InputError
+
+    body = tmp_path / "body.npz"
+    if content == "npz without the fields":
+        np.savez(body, a=np.zeros(3))
+    elif content is not None:
+        body.write_bytes(content)
+    root = tmp_path / "synth"
+    with pytest.raises(InputError, match=rf"^{body}: (field '\w+': )?found ") as e:
+        generate(TINY, root=root, workers=1, body_source=str(body))
+    assert "allow_pickle" not in str(e.value) and "\n" not in str(e.value)  # no advice to load it unsafely
+    assert not root.exists()  # no dataset folder, no .partial image pack
+
+
+@pytest.mark.parametrize("name", ["train_images.npy", "test.npz"])
+def test_truncated_cached_file_says_which_folder_to_delete(tiny, tmp_path, name):
+    import shutil
+
+    from hmr_bench.errors import InputError
+
+    root = tmp_path / "synth"
+    copy = shutil.copytree(tiny.root, root / tiny.root.name)
+    size = (copy / name).stat().st_size
+    with open(copy / name, "r+b") as fh:
+        fh.truncate(size - 100)
+    with pytest.raises(InputError) as e:
+        generate(TINY, root=root, workers=1)
+    msg = str(e.value)
+    assert msg.startswith(f"{copy / name}: found ") and "\n" not in msg
+    if name.endswith(".npy"):  # the whole file was what its header asks for
+        assert f"a truncated file ({size - 100} bytes; its header (6, 64, 64, 3) uint8 needs {size})" in msg
+    else:
+        assert "an unreadable or truncated archive (BadZipFile" in msg
+    assert msg.endswith(f"The cached dataset is damaged: delete the folder {copy} and run again to render it anew")
+    shutil.rmtree(copy)
+    assert generate(TINY, root=root, workers=1).complete  # as the message says
+
+
+def test_a_process_waits_for_the_one_rendering_the_dataset(tiny, tmp_path, caplog):
+    """While another process holds the dataset's lock, generate waits (and says so); when that process has
+    finished the dataset, generate finds it complete and renders nothing."""
+    import shutil
+    import threading
+
+    from hmr_bench.io import file_lock
+
+    root = tmp_path / "synth"
+    root.mkdir()
+    rendered, done = [], threading.Event()
+    caplog.set_level("INFO", logger="hmr_bench.data.synth.generate")
+    with file_lock(root / f"{tiny.root.name}.lock"):  # another process renders this dataset
+        t = threading.Thread(target=lambda: (generate(TINY, root=root, workers=1, progress=rendered.append),
+                                             done.set()))
+        t.start()
+        time.sleep(1.0)
+        assert not done.is_set() and not (root / tiny.root.name).exists()
+        shutil.copytree(tiny.root, root / tiny.root.name)  # ... and finishes it
+    t.join(60)
+    assert done.is_set() and rendered == []
+    assert f"waiting for another process rendering {root / tiny.root.name}" in caplog.text

@@ -48,8 +48,8 @@ def random_batch(n, seed=0):
     return pose, betas
 
 
-def test_registry_holds_the_four_protocols():
-    assert P.PROTOCOLS.names() == ["3dpw-test", "h36m-p1", "h36m-p2", "synth-test"]
+def test_registry_holds_the_five_protocols():
+    assert P.PROTOCOLS.names() == ["3dpw-test", "h36m-p1", "h36m-p2", "mpi-inf-3dhp-test", "synth-test"]
     with pytest.raises(UnknownNameError, match="h36m-p2"):
         P.get_protocol("h36m-p3")
 
@@ -137,7 +137,9 @@ def test_parse_and_choose_gender():
     all3 = ("neutral", "male", "female")
     assert P.gt_body_gender(pw, "f", all3) == "female"
     assert P.gt_body_gender(pw, "m", all3) == "male"
-    assert P.gt_body_gender(pw, None, all3) == "male"  # default_gender
+    assert P.gt_body_gender(P.get_protocol("h36m-p2"), None, all3) == "male"  # default_gender: S9/S11 are male
+    with pytest.raises(InputError, match="field 'gender'.*without a gender"):  # 3DPW rows must say
+        P.gt_body_gender(pw, None, all3)
     assert P.gt_body_gender(syn, "f", all3) == "neutral"  # not gendered
     assert P.gt_body_gender(pw, "f", ("neutral",)) == "neutral"  # the free model: neutral only
     with pytest.raises(InputError, match="'female' or 'neutral'"):
@@ -150,7 +152,7 @@ def test_neutral_fallback_is_logged_once(caplog):
     with caplog.at_level(logging.WARNING, logger="hmr_bench.eval.protocols"):
         for _ in range(3):
             P.gt_body_gender(proto, "m", ("neutral",))
-    assert sum("neutral model" in r.message for r in caplog.records) == 1
+    assert sum("NEUTRAL body model" in r.message and "not comparable" in r.message for r in caplog.records) == 1
 
 
 def test_h36m_categories_of_fig7():

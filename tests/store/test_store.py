@@ -129,10 +129,15 @@ def test_live_claim_blocks_and_stale_claim_is_taken_over(store):
     assert store.find_finished("h1")["run_id"] == second
 
 
-def test_forced_claim_takes_over_live_run(store):
+def test_forced_claim_never_takes_over_a_live_run_but_takes_a_stale_one(store):
     first = _start(store)
-    second = _start(store, force=True)
-    assert store.get_run(first)["status"] == "failed"
+    assert store.claim_run("h1", "table2", "full", 0, "cpu", CFG, force=True) is None
+    with pytest.raises(RunConflictError, match=r"being run by run .* on box .*taken over once its heartbeat is 600 s"):
+        _start(store, force=True)
+    assert store.get_run(first)["status"] == "running" and store.heartbeat(first)
+    time.sleep(0.3)
+    second = _start(store, force=True, stale_after_s=0.2)  # 0.3 s without heartbeat > 0.2 s
+    assert store.get_run(first)["status"] == "failed" and store.get_run(first)["message"].startswith("stale")
     assert store.get_run(second)["status"] == "running"
 
 
@@ -315,7 +320,8 @@ def _bad_urls(tmp_path):
     return [
         ("nosuchdb://user:secret@host/db", "unknown database dialect"),
         ("postgresql+nosuchdriver://user:secret@host/db", "unknown database dialect"),
-        ("sqlite://user:secret@/" + str(tmp_path / "x.db"), "Invalid SQLite URL"),
+        ("sqlite://user:secret@/" + str(tmp_path / "x.db"), "a user, password or host in a SQLite URL"),
+        ("sqlite://user:secret@/relative/x.db", "a user, password or host in a SQLite URL"),
         (f"sqlite:///{tmp_path}", "is a directory"),
         (f"sqlite:///{tmp_path / 'afile' / 'r.sqlite'}", "is a file, not a folder"),
         (f"sqlite:///{tmp_path / 'junk.sqlite'}", "not a database"),
@@ -328,7 +334,7 @@ def test_bad_urls_raise_input_error_without_password(tmp_path):
             ResultsStore(url)
         msg = str(ei.value)
         assert why in msg and "expected" in msg, msg
-        assert "secret" not in msg and "secret" not in str(ei.value.source)
+        assert "secret" not in msg and "secret" not in str(ei.value.source) and "\n" not in msg
         assert ei.value.__cause__ is None  # no chained exception that could print the URL
 
 

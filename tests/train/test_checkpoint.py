@@ -4,7 +4,9 @@ keeps the previous checkpoint, and a file crafted to run code is refused with no
 from __future__ import annotations
 
 import errno
+import pickle
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +102,26 @@ class RunsCode:
 def test_checkpoint_crafted_to_run_code_is_refused(tmp_path):
     marker, path = tmp_path / "pwned", tmp_path / "last.pt"
     torch.save({"model": {}, "epoch": 0, "x": RunsCode(marker)}, path)
-    with pytest.raises(InputError, match=r"last\.pt: found data that weights_only loading refuses"):
+    with pytest.raises(InputError, match=r"last\.pt: found data that safe loading refuses \(Unsupported global: "
+                       r"GLOBAL [\w.]+ was not an allowed global by default\.\); expected a checkpoint") as e:
         load_checkpoint(path)
+    assert not re.search(r"weights_only|safe_globals|trust", str(e.value))  # torch's advice to load it anyway
     assert not marker.exists()
     torch.load(path, weights_only=False)  # the file does run code when loaded unsafely (the test can fail)
     assert marker.exists()
+
+
+def test_random_bytes_checkpoint_is_one_line_without_torchs_advice(tmp_path):
+    path = tmp_path / "last.pt"
+    data = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    path.write_bytes(data)
+    with pytest.raises(pickle.UnpicklingError, match="weights_only"):  # torch's own message gives that advice
+        torch.load(path, weights_only=True)
+    with pytest.raises(InputError) as e:
+        load_checkpoint(path)
+    # not a zip archive, so torch reads a pickle, whose first byte (the first opcode) it does not know
+    assert str(e.value) == (f"{path}: found data that safe loading refuses (Unsupported operand {data[0]}); "
+                            "expected a checkpoint of plain tensors and containers written by hmr-bench")
 
 
 # ------------------------------------------------------------------ through the runner
@@ -122,18 +139,23 @@ def store_with_a_finished_run(url: str) -> tuple[ResultsStore, str]:
     return store, rid
 
 
-def test_truncated_last_checkpoint_stops_with_its_name_and_loses_nothing(cache, capsys):
+@pytest.mark.parametrize("damage", ["truncated", "random bytes"])
+def test_damaged_last_checkpoint_stops_with_its_name_and_loses_nothing(cache, capsys, damage):
     url = f"sqlite:///{cache / 'r.sqlite'}"
     store, earlier = store_with_a_finished_run(url)
     last = cache / "runs" / job_hash(tiny()) / "last.pt"
     good_checkpoint(last)
-    last.write_bytes(last.read_bytes()[:200])
+    data = last.read_bytes()[:200] if damage == "truncated" else bytes(range(256))[::-1] * 2
+    last.write_bytes(data[:200])
     rc = cli_main(["run", "table2", "--profile", "smoke", "--variants", "full", "--store", url, "--quiet",
                    "--device", "cpu", *set_args(tiny())])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
-    assert f"hmr-bench: error: {last}: found a corrupted or truncated file" in err
+    found = ("a corrupted or truncated file" if damage == "truncated"
+             else f"data that safe loading refuses (Unsupported operand {data[0]})")
+    assert f"hmr-bench: error: {last}: found {found}" in err
     assert "Delete it to start this run over, or re-run with --force" in err
+    assert not re.search(r"weights_only|safe_globals|trust", err)
     assert store.find_finished("earlier")["run_id"] == earlier  # what was stored before is intact
     assert [m["value"] for m in store.metrics(run_ids=[earlier])] == [81.5]
     failed = [r for r in store.runs() if r["run_id"] != earlier and r["table"] != "trivial"]
@@ -160,6 +182,6 @@ def test_resume_refuses_a_crafted_last_checkpoint(cache, tmp_path):
     last = trainer.run_dir("crafted") / "last.pt"
     last.parent.mkdir(parents=True)
     torch.save({"model": {}, "x": RunsCode(marker)}, last)
-    with pytest.raises(InputError, match=r"last\.pt: found data that weights_only loading refuses"):
+    with pytest.raises(InputError, match=r"last\.pt: found data that safe loading refuses"):
         trainer.train_run(cfg, build_data(cfg), "crafted", progress=False)
     assert not marker.exists()

@@ -144,13 +144,38 @@ def test_infinite_loss_weight_names_the_weighted_terms(cache):
     assert "keypoint" in e.value.names
 
 
+def test_force_is_refused_while_a_live_worker_runs_the_config(cache, capsys):
+    """--force never takes over a run whose worker is alive (fresh heartbeat): the claim and the checkpoints it
+    writes stay untouched, the command says who runs it and exits 1."""
+    from hmr_bench.store.store import runtime_env
+    from hmr_bench.train.runner import JobRunner
+
+    url = f"sqlite:///{cache / 'r.sqlite'}"
+    store = ResultsStore(url)
+    job = table_jobs(load_table("table2"), "smoke", overrides=tiny(train__epochs=1), variants=["full"])[0]
+    h = JobRunner(store, "smoke", progress=False).config_hash(job.cfg)
+    live = store.start_run(h, "table2", "full", 0, "smoke", {}, None, runtime_env("cpu"))  # this process: alive
+    last = trainer.run_dir(h) / "last.pt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"the other worker's checkpoint")
+    rc = cli_main(["run", "table2", "--profile", "smoke", "--variants", "full", "--store", url, "--quiet", "--force",
+                   *set_args(tiny(train__epochs=1))])
+    out = capsys.readouterr().out
+    assert rc == 1 and "runs: 1 busy" in out
+    assert re.search(rf"  busy: full seed 0: --force refused: run {live} on \S+ \(pid {os.getpid()}, last heartbeat "
+                     r"\d+ s ago\) is running this config now", out), out
+    assert store.get_run(live)["status"] == "running"
+    assert [r["run_id"] for r in store.runs(table="table2")] == [live]
+    assert last.read_bytes() == b"the other worker's checkpoint"
+
+
 # ------------------------------------------------------------------ shards
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
 def test_shards_cover_every_job_exactly_once(n):
     table = load_table("table2")
     every = [(j.row.name, j.seed) for j in table_jobs(table, "cpu")]
-    assert len(every) == 5 * 3 == len(set(every))
+    assert len(every) == 5 * 5 == len(set(every))  # 5 rows × the cpu profile's 5 seeds
     parts = [[(j.row.name, j.seed) for j in table_jobs(table, "cpu", shard=parse_shard(f"{i}/{n}"))]
              for i in range(n)]
     seen = [job for part in parts for job in part]
@@ -204,6 +229,46 @@ def test_unknown_config_key_suggests_the_nearest(cache, capsys):
     rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--set", "model.fusoin=none", "--quiet")
     assert rc == 2 and "--set: field 'model.fusoin': found an unknown key" in err
     assert "did you mean 'model.fusion'?" in err
+
+
+def test_seeds_that_are_not_integers(cache, capsys):
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--seeds", "0,x", "--quiet")
+    assert rc == 2 and err == ("hmr-bench: error: --seeds: found '0,x'; expected comma-separated integers, "
+                               "e.g. 0,1,2\n")
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("train.epochs", -1, "an integer ≥ 1"), ("train.epochs", 0, "an integer ≥ 1"),
+    ("train.batch_size", 0, "an integer ≥ 1"), ("train.max_steps_per_epoch", 0, "an integer ≥ 1"),
+    ("data.n_val", 0, "an integer ≥ 1"), ("data.num_rois", -2, "an integer ≥ 1"),
+    ("data.crop_size", [48, 0], "each value an integer ≥ 1"), ("data.workers", -1, "an integer ≥ 0"),
+    ("train.lr", 0, "a finite number > 0")])
+def test_non_positive_counts_and_sizes_are_refused_before_anything_runs(cache, capsys, key, value, expected):
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--quiet", *set_args({key: value}))
+    shown = repr(tuple(value) if isinstance(value, list) else float(value) if key == "train.lr" else value)
+    assert rc == 2 and err == f"hmr-bench: error: --set: field '{key}': found {shown}; expected {expected}\n"
+    assert not (cache / "results.sqlite").exists() and not (cache / "runs").exists()
+
+
+def test_missing_body_model_fails_at_once_before_any_data(cache, capsys):
+    before = sorted(p.name for p in (cache / "synthhmr").iterdir())
+    t0 = time.time()
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--quiet", "--set", "body_model=/nonexistent.npz")
+    assert rc == 2 and time.time() - t0 < 10 and err.count("\n") == 1
+    assert "body_model: found '/nonexistent.npz', which cannot be used (/nonexistent.npz: found no such file" in err
+    assert sorted(p.name for p in (cache / "synthhmr").iterdir()) == before  # nothing rendered or started
+    assert not (cache / "results.sqlite").exists()
+
+
+def test_sqlite_url_with_user_and_password_is_refused_without_creating_anything(cache, tmp_path, capsys,
+                                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, err = run_cli(capsys, "table2", "--profile", "smoke", "--quiet", "--store", "sqlite://user:pw@/tmp/x")
+    assert rc == 2 and err == (
+        "hmr-bench: error: results store URL sqlite://user:***@/tmp/x: field 'url': found a user, password or host "
+        "in a SQLite URL (SQLite opens a file; it has no server); expected sqlite:////absolute/path/results.sqlite "
+        "(four slashes before an absolute path) or a plain file path\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no folder 'tmp' made relative to the cwd
 
 
 def test_store_that_cannot_be_opened(cache, tmp_path, capsys):

@@ -9,6 +9,10 @@ Layout of one dataset (``<cache>/synthhmr/<key>/``)::
     card.json card.md distributions.png preview.png       the dataset card
     COMPLETE               written last; a dataset without it is unfinished
 
+Processes sharing a cache render a dataset once: one renders it under a lock file (``<key>.lock`` beside its
+folder) while the others wait, then find it complete. A complete dataset is checked (each split's annotations
+and image pack whole) every time it is used; a damaged one is an error naming the folder to delete.
+
 Work is split into chunks of ``cfg.chunk`` images. A finished chunk's annotations are saved under
 ``progress/`` atomically, so an interrupted run resumes at the first unfinished chunk; packs are written as
 ``*.partial`` and renamed only when the split is complete. Every image's randomness depends only on
@@ -22,6 +26,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -39,8 +44,10 @@ from numba import njit
 from hmr_bench.data.spin_format import write_annotations
 from hmr_bench.data.synth.scene import SPLITS, SynthConfig
 from hmr_bench.errors import InputError
-from hmr_bench.io import atomic_write
+from hmr_bench.io import atomic_write, file_lock
 from hmr_bench.paths import cache_root
+
+log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "2"  # bump when the same config must give different bytes (2: numba renderer, own PNG writer)
 
@@ -81,13 +88,70 @@ def generate(cfg: SynthConfig, *, root: str | os.PathLike | None = None, workers
              body_source: str = "free", progress: Callable[[int], None] | None = None,
              total: Callable[[int], None] | None = None) -> SynthDataset:
     """Builds (or finds in the cache) the dataset of `cfg`; returns it. `progress(n)` is called as images
-    finish, `total(n)` once with the number of images still to render."""
-    from hmr_bench.body.model import resolve_model_path
+    finish, `total(n)` once with the number of images still to render. A missing or malformed body model fails
+    before anything is written; another process rendering the same dataset is waited for."""
+    from hmr_bench.body.model import load_body_model, resolve_model_path
 
+    load_body_model(body_source)  # raises InputError naming the file
     body_file = resolve_model_path(body_source)
     ds = SynthDataset(synth_root(root) / dataset_key(cfg, body_file))
-    if ds.complete:
-        return ds
+    if not ds.complete:
+        ds.root.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(ds.root.parent / f"{ds.root.name}.lock",
+                       on_wait=lambda: log.info("waiting for another process rendering %s", ds.root)):
+            if not ds.complete:  # else another process rendered it while this one waited
+                _render(ds, cfg, workers, body_source, body_file, progress, total)
+    check_complete(ds, cfg)
+    return ds
+
+
+def check_complete(ds: SynthDataset, cfg: SynthConfig) -> None:
+    """Raises InputError naming the file and the folder to delete when a split's annotations (``.npz``) or image
+    pack (``.npy``) of a complete dataset is missing, truncated or unreadable."""
+    import zipfile
+
+    for split in SPLITS:
+        n = getattr(cfg, f"n_{split}")
+        if not n:
+            continue
+        npz, pack = ds.npz(split), ds.pack(split)
+        found = None
+        try:
+            zipfile.ZipFile(npz).close()
+        except (OSError, zipfile.BadZipFile) as e:
+            found = (npz, f"an unreadable or truncated archive ({type(e).__name__}: {e})")
+        if found is None:
+            found = _pack_damage(pack, n)
+        if found is not None:
+            raise InputError(found[0], found=found[1], expected="a complete file of the cached SynthHMR dataset",
+                             hint=f"The cached dataset is damaged: delete the folder {ds.root} and run again to "
+                             "render it anew")
+
+
+def _pack_damage(pack: Path, n: int) -> tuple[Path, str] | None:
+    """(pack, what is wrong) when the image pack is missing, unreadable, not n rows or shorter than its header
+    says; None when it is whole."""
+    try:
+        with open(pack, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return pack, f"an image pack in .npy format version {version}, not 1.0 or 2.0"
+            shape, _, dtype = read_header(fh)
+            offset = fh.tell()
+    except (OSError, ValueError) as e:
+        return pack, f"an unreadable image pack ({type(e).__name__}: {e})"
+    size, need = pack.stat().st_size, offset + int(np.prod(shape)) * dtype.itemsize
+    if size < need:
+        return pack, f"a truncated file ({size} bytes; its header {shape} {dtype} needs {need})"
+    if len(shape) != 4 or shape[0] != n:
+        return pack, f"an image pack of shape {shape}; expected {n} rows"
+    return None
+
+
+def _render(ds: SynthDataset, cfg: SynthConfig, workers, body_source: str, body_file: Path, progress, total) -> None:
+    """Renders what is missing of `ds` (resuming at the first unfinished chunk) and marks it COMPLETE."""
     ds.root.mkdir(parents=True, exist_ok=True)
     meta = {"config": cfg.to_dict(), "body_model": body_source, "body_file_sha256":
             hashlib.sha256(body_file.read_bytes()).hexdigest(), "generator_version": GENERATOR_VERSION}
@@ -121,7 +185,6 @@ def generate(cfg: SynthConfig, *, root: str | os.PathLike | None = None, workers
     write_card(ds, cfg)
     shutil.rmtree(ds.root / "progress", ignore_errors=True)
     atomic_write(ds.root / "COMPLETE", lambda fh: fh.write(GENERATOR_VERSION.encode()))
-    return ds
 
 
 def _chunk_file(ds: SynthDataset, split: str, i0: int) -> Path:

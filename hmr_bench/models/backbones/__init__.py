@@ -37,17 +37,18 @@ class Backbone(nn.Module):
     min_input: tuple[int, int]
     default_input: tuple[int, int]
     size_multiple: int = 1
+    in_chans: int = 3  # input channels: 3 (RGB) or 24 (proxy heatmaps, `data.proxy`) where a backbone takes them
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raises `InputError` unless x is (N, 3, H, W) with a crop size this backbone accepts."""
+        """Raises `InputError` unless x is (N, in_chans, H, W) with a crop size this backbone accepts."""
         shape = tuple(x.shape)
-        ok = len(shape) == 4 and shape[1] == 3
+        ok = len(shape) == 4 and shape[1] == self.in_chans
         if ok:
             h, w = shape[2:]
             ok = h >= self.min_input[0] and w >= self.min_input[1] and h % self.size_multiple == 0 \
                 and w % self.size_multiple == 0
         if not ok:
-            need = f"(N, 3, H, W) with H ≥ {self.min_input[0]}, W ≥ {self.min_input[1]}"
+            need = f"(N, {self.in_chans}, H, W) with H ≥ {self.min_input[0]}, W ≥ {self.min_input[1]}"
             if self.size_multiple > 1:
                 need += f", H and W multiples of {self.size_multiple}"
             raise InputError(self.name, "x (input crops)", found=f"shape {shape}",

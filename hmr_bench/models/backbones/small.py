@@ -17,15 +17,15 @@ def _conv_bn_relu(cin: int, cout: int, stride: int) -> list[nn.Module]:
 
 
 class SmallCNN(Backbone):
-    """Plain conv net. (N, 3, H, W) → (N, widths[-1], ⌈H/16⌉, ⌈W/16⌉)."""
+    """Plain conv net. (N, in_chans, H, W) → (N, widths[-1], ⌈H/16⌉, ⌈W/16⌉)."""
 
     min_input = (16, 16)
 
-    def __init__(self, widths: tuple[int, ...], name: str, default_input: tuple[int, int]):
+    def __init__(self, widths: tuple[int, ...], name: str, default_input: tuple[int, int], in_chans: int = 3):
         super().__init__()
-        self.name, self.default_input = name, tuple(default_input)
+        self.name, self.default_input, self.in_chans = name, tuple(default_input), int(in_chans)
         self.stride = 2 ** len(widths)
-        cins = (3, *widths[:-1])
+        cins = (self.in_chans, *widths[:-1])
         self.stages = nn.Sequential(*[
             nn.Sequential(*_conv_bn_relu(cin, cout, 2), *_conv_bn_relu(cout, cout, 1))
             for cin, cout in zip(cins, widths)])

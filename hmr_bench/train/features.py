@@ -1,0 +1,155 @@
+"""Frozen-backbone training (`train.backbone = "frozen"`): each split's backbone features computed once, cached,
+and fed to fusion + head for as many steps as the budget allows.
+
+    feats = cached_features(model.backbone, dataset, cfg, device)     # FeatureSet: features (N, M, d) + fields
+    loader = FeatureLoader(feats, batch_size=32, shuffle=True, seed=0, drop_last=True)
+    for batch in loader: ...                                           # like a DataLoader batch, "features"
+                                                                       # in place of "crops"
+Every component Tables 2–4 and Fig. 8 ablate (fusion, relation encoding, head, camera and contrastive losses, M)
+acts after the backbone, so they all train normally; what is lost is the gradient of those losses into the
+backbone (the cpu profile's card measures what that changes). The features are those of the un-augmented RoI
+crops (eval-mode backbone, BatchNorm running statistics), so a frozen run sees each training sample the same way
+every epoch.
+
+Cache: ``<cache>/features/<key>.pt``, key = sha256 of the dataset file, the sample layout (M, crop size, RoI and
+rotation variants, input), the backbone's name and weights, and the code version; written atomically, read with
+``weights_only=True``. The batch order is the normal loader's (`loader.EpochSampler`: (seed, epoch)), so a row
+trains on the same batches as every other row of its seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from hmr_bench.body.source import file_sha256
+from hmr_bench.data.images import normalize_crops
+from hmr_bench.data.loader import EpochSampler, make_loader
+from hmr_bench.errors import InputError
+from hmr_bench.io import atomic_write
+from hmr_bench.paths import cache_root
+
+log = logging.getLogger(__name__)
+IMAGE_KEYS = ("crops", "union", "roi_boxes_union", "smpl_vertices")  # not kept beside the features
+BACKBONE_MODES = ("train", "frozen")
+
+
+@dataclass
+class FeatureSet:
+    """A split as tensors: "features" (N, M, d) float32 and every other tensor field of its samples (N, ...);
+    `lists`: the string fields (imgname, dataset, action, ...), N each."""
+
+    tensors: dict[str, torch.Tensor]
+    lists: dict[str, list]
+
+    def __len__(self) -> int:
+        return int(self.tensors["features"].shape[0])
+
+    def batch(self, rows: torch.Tensor) -> dict:
+        out = {k: v[rows] for k, v in self.tensors.items()}
+        idx = rows.tolist()
+        out.update({k: [v[i] for i in idx] for k, v in self.lists.items()})
+        return out
+
+    def to(self, device) -> FeatureSet:
+        return FeatureSet({k: v.to(device) for k, v in self.tensors.items()}, self.lists)
+
+
+class FeatureLoader:
+    """Batches of a FeatureSet in the order a `make_loader` DataLoader would give (its `EpochSampler`)."""
+
+    def __init__(self, feats: FeatureSet, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False):
+        if batch_size < 1:
+            raise InputError("FeatureLoader", "batch_size", found=batch_size, expected="a positive integer")
+        self.feats, self.batch_size, self.drop_last = feats, int(batch_size), bool(drop_last)
+        self.sampler = EpochSampler(len(feats), shuffle, seed)
+
+    def __len__(self) -> int:
+        n, b = len(self.feats), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        rows = torch.tensor([k.index for k in self.sampler], dtype=torch.long)
+        for i in range(len(self)):
+            yield self.feats.batch(rows[i * self.batch_size:(i + 1) * self.batch_size])
+
+
+def freeze_backbone(model: torch.nn.Module, cfg) -> None:
+    """No gradients into `model.backbone` (it never runs during training: its features are cached). Raises
+    InputError for a configuration a frozen backbone cannot serve."""
+    if cfg.train.backbone not in BACKBONE_MODES:
+        raise InputError("config", "train.backbone", found=repr(cfg.train.backbone),
+                         expected=" | ".join(BACKBONE_MODES))
+    if cfg.data.augment:
+        raise InputError("config", "data.augment", found="true with train.backbone = 'frozen'",
+                         expected="false: a frozen backbone's features are cached once, of the un-augmented crops")
+    if cfg.model.shared_backbone:
+        raise InputError("config", "train.backbone", found="'frozen' with model.shared_backbone = true",
+                         expected="'train' (the shared-backbone mode RoIAligns a union image: nothing to cache)")
+    model.backbone.requires_grad_(False)
+
+
+def feature_key(backbone: torch.nn.Module, dataset) -> str:
+    """sha256 (16 hex) of what the features depend on (module docstring)."""
+    from hmr_bench.config import code_version
+
+    h = hashlib.sha256()
+    h.update(file_sha256(dataset.npz_path).encode())
+    h.update(repr(dataset.cfg).encode())
+    h.update(getattr(backbone, "name", type(backbone).__name__).encode())
+    for k, v in sorted(backbone.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    h.update(code_version().encode())
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def extract_features(backbone: torch.nn.Module, dataset, device, batch_size: int = 64, workers: int | None = None,
+                     progress=None) -> FeatureSet:
+    """The backbone features (N, M, d) of every sample of `dataset` (as evaluated: no augmentation), and the
+    sample's other fields. `progress`: a callable(done, total) or None."""
+    backbone.eval()
+    loader = make_loader(dataset, batch_size, shuffle=False, seed=0, workers=workers, device=device)
+    parts: dict[str, list] = {}
+    lists: dict[str, list] = {}
+    done = 0
+    for batch in loader:
+        crops = batch["crops"].to(device)
+        B, M = crops.shape[:2]
+        h = backbone(normalize_crops(crops.reshape(B * M, *crops.shape[2:]))).reshape(B, M, -1)
+        parts.setdefault("features", []).append(h.float().cpu())
+        for k, v in batch.items():
+            if k in IMAGE_KEYS:
+                continue
+            if torch.is_tensor(v):
+                parts.setdefault(k, []).append(v)
+            else:
+                lists.setdefault(k, []).extend(v)
+        done += B
+        if progress is not None:
+            progress(done, len(dataset))
+    return FeatureSet({k: torch.cat(v) for k, v in parts.items()}, lists)
+
+
+def cached_features(backbone: torch.nn.Module, dataset, device, batch_size: int = 64, workers: int | None = None,
+                    progress=None) -> FeatureSet:
+    """`extract_features`, cached under ``<cache>/features/`` (module docstring)."""
+    path = cache_root() / "features" / f"{feature_key(backbone, dataset)}.pt"
+    if path.exists():
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            return FeatureSet(data["tensors"], data["lists"])
+        except Exception as e:  # noqa: BLE001 (any unreadable cache file is recomputed, and said)
+            log.warning("feature cache %s unreadable (%s): recomputing it", path, type(e).__name__)
+    feats = extract_features(backbone, dataset, device, batch_size, workers, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda fh: torch.save({"tensors": feats.tensors, "lists": feats.lists}, fh))
+    return feats
+
+
+__all__ = ["BACKBONE_MODES", "FeatureLoader", "FeatureSet", "cached_features", "extract_features", "feature_key",
+           "freeze_backbone"]
