@@ -131,7 +131,7 @@ def _stage(name: str, inputs: dict, body):
             return body(inputs["betas"], axis_angle=inputs["pose"])
 
     def png():
-        from hmr_bench.data.synth.generate import encode_png
+        from hmr_bench.data.synth.png import encode_png
 
         return [encode_png(it["rgb"]) for it in items]
 

@@ -105,19 +105,6 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overrides(pairs: list[str]) -> dict:
-    from hmr_bench.config import parse_value
-    from hmr_bench.errors import InputError
-
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise InputError("--set", found=repr(pair), expected="key=value, e.g. model.fusion=none")
-        out[key] = parse_value(value)
-    return out
-
-
 def _seeds(text: str | None) -> list[int] | None:
     """`--seeds 0,1,2` → [0, 1, 2]; None when not given."""
     from hmr_bench.errors import InputError
@@ -162,17 +149,18 @@ def _worker_setup(cores: list[int]) -> None:
         pass
 
 
-def _run_in_workers(args: argparse.Namespace, n: int) -> int:
+def _run_in_workers(args: argparse.Namespace, n: int, jobs: list) -> int:
     """`hmr-bench run` as n worker processes on this machine, `--shard i/n` each, against one store, each pinned to
-    its share of the cores (so each trains with that many threads); the parent shows runs finished and prints the
-    table. A worker's failure is the exit status; every worker finishes its own jobs."""
+    its share of the cores (so each trains with that many threads); the parent first renders (or finds) the jobs'
+    datasets with every core, then shows runs finished and prints the table. A worker's failure is the exit
+    status; every worker finishes its own jobs."""
     import subprocess
     import time
     from functools import partial
 
     from tqdm import tqdm
 
-    from hmr_bench.eval.table_results import format_text, table_result
+    from hmr_bench.experiment.table_results import format_text, table_result
     from hmr_bench.store import ResultsStore
     from hmr_bench.tables import load_table
 
@@ -186,6 +174,10 @@ def _run_in_workers(args: argparse.Namespace, n: int) -> int:
         base += ["--set", pair]
     if args.force:
         base.append("--force")
+    from hmr_bench.train.data import build_data
+
+    for cfg in {repr((j.cfg.data, j.cfg.body_model)): j.cfg for j in jobs}.values():
+        build_data(cfg, args.data_root)  # with every core here, not on one worker's core while the others wait
     cores = sorted(os.sched_getaffinity(0))
     share = [cores[i::n] or cores for i in range(n)]
     procs = [subprocess.Popen([*base, "--shard", f"{i}/{n}"], stdout=subprocess.PIPE, text=True,
@@ -213,14 +205,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from hmr_bench.eval.table_results import format_text, table_result
+    from hmr_bench.config import parse_overrides
+    from hmr_bench.experiment.runner import run_table
+    from hmr_bench.experiment.table_results import format_text, table_result
     from hmr_bench.store import ResultsStore
     from hmr_bench.tables import load_table
     from hmr_bench.train.ddp import init_from_env, shutdown
-    from hmr_bench.train.runner import run_table
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("hmr_bench.train", "hmr_bench.data.synth"):  # one line per run resumed or taken over, per wait
+    # one line per run resumed or taken over, per wait
+    for name in ("hmr_bench.experiment", "hmr_bench.train", "hmr_bench.data.synth"):
         logging.getLogger(name).setLevel(logging.INFO)
     seeds = _seeds(args.seeds)
     gpu = torch.cuda.is_available()
@@ -229,16 +223,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     variants = args.variants.split(",") if args.variants else None
     jobs = _jobs(args.jobs, args.device, args.shard)
     if jobs > 1:
-        from hmr_bench.train.runner import table_jobs
+        from hmr_bench.experiment.jobs import table_jobs
 
         # bad input fails here, once, before any worker starts; one job needs no workers
-        n_jobs = len(table_jobs(load_table(args.table), args.profile, seeds, _overrides(args.set), variants))
-        if min(jobs, n_jobs) > 1:
-            return _run_in_workers(args, min(jobs, n_jobs))
+        job_list = table_jobs(load_table(args.table), args.profile, seeds, parse_overrides(args.set), variants)
+        if min(jobs, len(job_list)) > 1:
+            return _run_in_workers(args, min(jobs, len(job_list)), job_list)
     dist, device = init_from_env(args.device)  # under torchrun: one process of a DDP group
     try:
         outcomes = run_table(args.table, args.profile, seeds=seeds, store_url=args.store, data_root=args.data_root,
-                             force=args.force, shard=args.shard, variants=variants, overrides=_overrides(args.set),
+                             force=args.force, shard=args.shard, variants=variants, overrides=parse_overrides(args.set),
                              device=device, progress=not args.quiet, dist=dist)
     finally:
         shutdown(dist)
@@ -324,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="'free' or a converted .npz (default: $HMR_BENCH_BODY_MODEL, else 'free')")
     ck.set_defaults(func=cmd_body_check)
 
+    from hmr_bench.experiment.cli import add_parser as add_pretrain_parser
     from hmr_bench.report.cli import add_parser as add_report_parser
     from hmr_bench.sweep.cli import add_parser as add_sweep_parser
-    from hmr_bench.train.pretrain import add_parser as add_pretrain_parser
 
     add_report_parser(sub)
     add_sweep_parser(sub)

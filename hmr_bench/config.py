@@ -3,7 +3,10 @@
     cfg = RunConfig()                                   # defaults = the official method on SynthHMR
     cfg = apply_overrides(cfg, {"model.fusion": "none", "loss.weights.cam": 0.0})
     cfg.hash(dataset_key)                               # changes whenever the run's result could change
+    cfg = RunConfig.from_dict(run["config"])            # a stored config back (validated like overrides)
 
+Dotted keys are walked here only: `get_path` reads one from a config or a stored (nested dict) config, `flatten`
+lists every key with its value, `apply_overrides` sets keys (validated), `field_type` names a key's type.
 Unknown keys and bad values are errors that list the valid choices and suggest the nearest one.
 """
 
@@ -14,16 +17,21 @@ import difflib
 import hashlib
 import json
 import math
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from hmr_bench.errors import InputError
+
+# LossConfig stays beside the losses: it validates its fields against the variant names each loss module
+# declares (camera.CAM_VARIANTS, ...), so here it would make config import every loss module.
 from hmr_bench.losses.total import LossConfig, LossWeights
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Code whose change can change a run's numbers (reports, store and CLI cannot).
-RESULT_CODE = ("geometry", "body", "data", "models", "losses", "train", "eval", "config.py")
+# Code whose change can change a run's numbers (reports, store and CLI cannot). `experiment` counts as `train/` did
+# when the runner lived there: it makes each job's config and evaluates the trivial baseline.
+RESULT_CODE = ("geometry", "body", "data", "models", "losses", "train", "eval", "experiment", "config.py")
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "multiroi"  # multiroi | hmr | cliff (models.multiroi.MODELS)
+    kind: str = "multiroi"  # multiroi | hmr | cliff (models.common.MODELS)
     backbone: str = "cnn-small"
     fusion: str = "raf-official"
     head: str = "ief"  # ief (official) | shared-mesh (paper)
@@ -79,6 +87,8 @@ class TrainConfig:
     eval_batch_size: int = 64
     max_steps_per_epoch: int | None = None
     backbone: str = "train"  # train | frozen (features cached once per split, train.features; no augmentation)
+    tail_blocks: int = 0  # frozen backbone: its last n conv blocks still train, on cached inputs (cnn-* only)
+    tail_lr_scale: float = 1.0  # the trained tail's learning rate as a fraction of train.lr
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,13 @@ class RunConfig:
     profile: str = "cpu"
 
     def to_dict(self) -> dict:
-        return _to_jsonable(dataclasses.asdict(self))
+        return to_jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, tree: dict, source: str = "config") -> RunConfig:
+        """The config of a nested dict (`to_dict`'s form, e.g. a run's stored config): its keys applied to the
+        defaults as overrides, so an unknown key or a bad value raises InputError naming `source`."""
+        return apply_overrides(cls(), flatten(tree), source=source)
 
     def hash(self, dataset_key: str = "", code: str | None = None) -> str:
         """sha256 (16 hex) of everything that changes the result: the config (less labels and worker counts),
@@ -103,11 +119,12 @@ class RunConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _to_jsonable(x):
+def to_jsonable(x):
+    """`x` with every tuple turned into a list (dicts and lists walked), as JSON gives it back."""
     if isinstance(x, dict):
-        return {k: _to_jsonable(v) for k, v in x.items()}
+        return {k: to_jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_to_jsonable(v) for v in x]
+        return [to_jsonable(v) for v in x]
     return x
 
 
@@ -128,17 +145,45 @@ def code_version() -> str:
     return _CODE_VERSION
 
 
-def valid_keys(obj: Any = None, prefix: str = "") -> list[str]:
-    """Every dotted key of a config tree, e.g. 'model.fusion', 'loss.weights.cam'."""
-    obj = RunConfig() if obj is None else obj
-    keys = []
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if is_dataclass(value):
-            keys += valid_keys(value, f"{prefix}{f.name}.")
+def _children(tree) -> dict | None:
+    """The named children of a config node (a config dataclass or a dict), or None for a leaf."""
+    if is_dataclass(tree) and not isinstance(tree, type):
+        return {f.name: getattr(tree, f.name) for f in fields(tree)}
+    return tree if isinstance(tree, dict) else None
+
+
+def flatten(tree, prefix: str = "") -> dict[str, Any]:
+    """{dotted key: value} of every leaf of a config tree (RunConfig, one of its parts, or a nested dict such as a
+    stored config), in field order: {"data.source": "synth", ..., "loss.weights.cam": 1.0, ...}."""
+    out = {}
+    for name, value in _children(tree).items():
+        if _children(value) is None:
+            out[prefix + name] = value
         else:
-            keys.append(prefix + f.name)
-    return keys
+            out.update(flatten(value, f"{prefix}{name}."))
+    return out
+
+
+def get_path(tree, key: str, default: Any = None) -> Any:
+    """The value at dotted `key` ('model.fusion') of a config tree or nested dict; `default` where it has none."""
+    for name in key.split("."):
+        children = _children(tree)
+        if children is None or name not in children:
+            return default
+        tree = children[name]
+    return tree
+
+
+def field_type(key: str) -> Any:
+    """The annotation of the RunConfig field at dotted `key`, e.g. `float | None` for 'loss.lambda_x'."""
+    parent, _, name = key.rpartition(".")
+    node = get_path(RunConfig(), parent) if parent else RunConfig()
+    return typing.get_type_hints(type(node))[name]
+
+
+def valid_keys(obj: Any = None) -> list[str]:
+    """Every dotted key of a config tree (default: RunConfig), e.g. 'model.fusion', 'loss.weights.cam'."""
+    return list(flatten(RunConfig() if obj is None else obj))
 
 
 def parse_value(text: str) -> Any:
@@ -147,6 +192,17 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+
+
+def parse_overrides(pairs: list[str] | None, source: str = "--set") -> dict[str, Any]:
+    """Command-line `KEY=VALUE` pairs → {dotted key: value} (`parse_value`); a pair without '=' raises InputError."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError(source, found=repr(pair), expected="key=value, e.g. model.fusion=none")
+        out[key] = parse_value(value)
+    return out
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any], source: str = "overrides") -> RunConfig:
@@ -231,4 +287,5 @@ def _coerce(value, current, obj, name: str, source: str, key: str):
 
 
 __all__ = ["DataConfig", "LossConfig", "LossWeights", "ModelConfig", "RunConfig", "TrainConfig", "apply_overrides",
-           "code_version", "parse_value", "valid_keys"]
+           "code_version", "field_type", "flatten", "get_path", "parse_overrides", "parse_value", "to_jsonable",
+           "valid_keys"]

@@ -70,6 +70,16 @@ class NonFiniteLossError(HmrBenchError, FloatingPointError):
         super().__init__(msg + (f" ({detail})" if detail else ""))
 
 
+class StoreError(HmrBenchError, RuntimeError):
+    """The results database failed during an operation (still locked after every retry, disk full, connection
+    lost)."""
+
+
+class RunConflictError(StoreError):
+    """A run cannot start or change state: its config is finished or held by a live worker, or it was taken over
+    (raised by the store, and by the trainer when a heartbeat finds its run taken over)."""
+
+
 def _finite(v) -> bool:
     import torch
 

@@ -19,8 +19,7 @@ from typing import Any
 
 from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import Claim
-
-REPO_DIR = Path(__file__).resolve().parent.parent
+from hmr_bench.paths import REPO_DIR
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from hmr_bench.bench.inference import (
     inference_parts,
     overhead_share,
 )
-from hmr_bench.bench.inputs import bench_config, bench_model, default_union, synthetic_batch
+from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
 from hmr_bench.bench.timing import Timing, time_fn
 from hmr_bench.bench.training import STEP_PARTS, backbone_fb_fn, train_step_fn, training_step_breakdown
+from hmr_bench.data.rois import default_union
 from hmr_bench.errors import InputError
 
 SMALL = {"model.fc1_dim": 32}
@@ -61,7 +62,7 @@ def test_synthetic_batch_matches_loader_format(body):
 
 @pytest.mark.parametrize("shared", [False, True], ids=["crops", "shared"])
 def test_scopes_match_the_model(body, shared):
-    from hmr_bench.models.multiroi import select_eval_roi
+    from hmr_bench.models.common import select_eval_roi
 
     cfg, model, batch = _setup(body, shared=shared)
     x = _normalised(batch, cfg)

@@ -70,8 +70,8 @@ def _hand_rows(store: ResultsStore) -> None:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, synth_root):  # noqa: F811
     """(store, cache, reports folder): smoke runs trained here + hand-written rows, the report built once."""
+    from hmr_bench.experiment.runner import run_table
     from hmr_bench.report import build_reports
-    from hmr_bench.train.runner import run_table
 
     root = tmp_path_factory.mktemp("report")
     cache = make_cache(root / "cache", synth_root)
@@ -86,7 +86,7 @@ def built(tmp_path_factory, synth_root):  # noqa: F811
         kw = dict(store_url=url, overrides=tiny(), progress=False, seeds=[0])
         run_table("table2", "smoke", variants=["no-cam", "full"], **kw)
         # not M5: with these overrides it is table2's "full" config (same hash), counted for table4 through the
-        # store's alias (tests/train/test_runner.py), which would make this fixture's hand-written rows ambiguous
+        # store's alias (tests/experiment/test_runner.py), which would make this fixture's hand-written rows ambiguous
         run_table("table4", "smoke", variants=["M1", "M3"], **kw)
         store = ResultsStore(url)
         _hand_rows(store)
@@ -231,10 +231,10 @@ def test_missing_rows_and_seeds_show_not_run_with_their_command(built):
     means = [c for c in t1 if c.get("data-kind") == "mean"]
     assert len(means) == 3 * 3 and {c["text"] for c in means} == {"not run"}  # 3 cpu rows × 3 metrics
     t1_html = (out / "table1.html").read_text()
-    assert f"hmr-bench run table1 --profile cpu --seeds 0,1,2,3,4{suffix}</code>" in t1_html  # the whole table
+    assert f"hmr-bench run table1 --profile cpu --seeds 0,1,2,3,4,5,6,7{suffix}</code>" in t1_html  # the whole table
     t1_rows = list(csv.DictReader(io.StringIO((out / "table1.csv").read_text())))
     assert {r["command"] for r in t1_rows if r["row"] == "hmr"} == {
-        f"hmr-bench run table1 --profile cpu --variants hmr --seeds 0,1,2,3,4{suffix}"}
+        f"hmr-bench run table1 --profile cpu --variants hmr --seeds 0,1,2,3,4,5,6,7{suffix}"}
     assert "Not run" in (out / "fig7.html").read_text()
 
 
@@ -244,9 +244,9 @@ def test_commands_carry_the_overrides_the_runs_were_made_with(built):
     same overrides (so it joins the same table)."""
     import shlex
 
-    from hmr_bench.cli import _overrides
+    from hmr_bench.config import parse_overrides
+    from hmr_bench.experiment.jobs import table_jobs
     from hmr_bench.tables import load_table
-    from hmr_bench.train.runner import table_jobs
 
     store, _, out = built
     html = (out / "table2.html").read_text().replace("&#39;", "'")
@@ -256,7 +256,7 @@ def test_commands_carry_the_overrides_the_runs_were_made_with(built):
     argv = shlex.split(cmd)
     sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
     assert argv[argv.index("--store") + 1] == store.url_redacted
-    job = table_jobs(load_table("table2"), "smoke", seeds=[0], overrides=_overrides(sets), variants=["no-cam"])[0]
+    job = table_jobs(load_table("table2"), "smoke", seeds=[0], overrides=parse_overrides(sets), variants=["no-cam"])[0]
     assert job.cfg.hash(run["dataset_key"]) == run["config_hash"]
     assert "data.n_train=32" in sets and "model.fc1_dim=64" in sets
     missing = re.search(r"hmr-bench run table2 --profile smoke --variants none --seeds 0 ([^<]*)", html).group(1)

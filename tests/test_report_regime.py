@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from hmr_bench.eval.table_results import format_text, table_result
 from hmr_bench.eval.trivial import TRIVIAL_TABLE
+from hmr_bench.experiment.table_results import format_text, table_result
 from hmr_bench.store import ResultsStore
 from hmr_bench.tables import load_table
 
@@ -17,7 +17,8 @@ CONFIG = {"data": {"n_train": 2000, "input": "proxy"}, "train": {"batch_size": 3
           "model": {"pretrained": "synth-proxy-cnn-small", "backbone": "cnn-small"}, "loss": {"vertex_stride": 8}}
 TRIVIAL = {"mpjpe": 300.0, "pa_mpjpe": 150.0}
 # per seed (mpjpe, pa_mpjpe): full is in the learned regime (≤ 0.60 / 0.70 × trivial), none is not (pa 0.75)
-ROWS = {"full": {0: (150.0, 90.0), 1: (152.0, 92.0)}, "none": {0: (160.0, 112.0), 1: (161.0, 113.0)}}
+ROWS = {"full": {0: (150.0, 90.0), 1: (152.0, 92.0)}, "none": {0: (160.0, 112.0), 1: (161.0, 113.0)},
+        "no-cont": {0: (150.0, 90.0), 1: (152.0, 92.0)}}  # the same runs as full (L_cont with a frozen backbone)
 
 
 @pytest.fixture()
@@ -48,6 +49,7 @@ def test_ratios_and_regime_in_the_text_table(store):
     # the claim "removing all three raises MPJPE the most": none − full = +10.0, +9.0 → mean 9.5, t-CI with
     # n = 2: half-width t(0.975, 1) · sd / √2 = 12.706 · 0.7071 / 1.4142 = 6.35 mm (wider than 1.5 mm)
     assert re.search(r"measured \+9\.50 mm, 95% CI ±6\.35 mm \(wider than 1\.5 mm", text)
+    assert "Removing L_cont raises MPJPE (+2.6 mm).  measured +0.00 mm in every seed: the row's runs equal" in text
 
 
 def test_regime_ratios_and_card_link_on_the_page(store, tmp_path):
@@ -63,3 +65,4 @@ def test_regime_ratios_and_card_link_on_the_page(store, tmp_path):
     link = re.search(r'<a href="([^"]+)">the cpu profile\'s card</a>', html).group(1)
     assert (out / link).resolve().name == "cpu.md" and (out / link).resolve().exists()
     assert re.search(r"CI half-width <span data-halfwidth>6\.35</span> mm \(wider than 1\.5 mm", html)
+    assert html.count("<strong>not testable here:</strong>") == 2  # both L_cont claims (MPJPE and PA-MPJPE)

@@ -206,7 +206,7 @@ def test_retrain_not_run_shows_a_command_that_rebuilds_the_study_spec(built):
     """The command shown for space-b, parsed by the sweep CLI's own parser and turned into a spec as `cmd_sweep`
     does, gives the stored spec exactly (so it loads the study instead of being refused), asks for the trials the
     study already holds (nothing new is searched) and names the storage and the store."""
-    from hmr_bench.cli import _overrides
+    from hmr_bench.config import parse_overrides
     from hmr_bench.sweep.cli import add_parser
 
     store, url, out, spec_b = built
@@ -220,7 +220,7 @@ def test_retrain_not_run_shows_a_command_that_rebuilds_the_study_spec(built):
     args = parser.parse_args(argv[1:])
     spec = build_spec(args.profile, search=None if args.search is None else args.search.split(","),
                       params=args.param, metrics=tuple(m.strip() for m in args.metric.split(",")),
-                      cam_form=args.cam_form, overrides=_overrides(args.set), seed=args.seed,
+                      cam_form=args.cam_form, overrides=parse_overrides(args.set), seed=args.seed,
                       sampler_seed=args.sampler_seed, pruner=args.pruner)
     assert spec_differences(spec_b.to_dict(), spec.to_dict()) == []
     assert (args.study, args.trials, args.storage, args.store) == ("space-b", len(B_VALUES), url, store.url_redacted)

@@ -15,15 +15,15 @@ import pytest
 from scipy import stats as sps
 
 from hmr_bench.errors import InputError
+from hmr_bench.experiment.runner import JobRunner
 from hmr_bench.store import ResultsStore
-from hmr_bench.sweep.cli import main as sweep_main
+from hmr_bench.sweep.__main__ import main as sweep_main
 from hmr_bench.sweep.page import sweep_page_data
 from hmr_bench.sweep.plots import PLOTS
 from hmr_bench.sweep.retrain import compare, retrain
 from hmr_bench.sweep.search import objective_values, run_sweep
 from hmr_bench.sweep.space import build_spec, parse_param
 from hmr_bench.sweep.study import TrialSeededSampler, create_or_load_study, open_storage, recover_dead_trials
-from hmr_bench.train.runner import JobRunner
 from tests.train import cache_fixture, synth_root_fixture, tiny  # noqa: F401
 
 TINY = tiny(**{"train.max_steps_per_epoch": 2})

@@ -65,7 +65,7 @@ def _model(model, x: dict, cfg):
 
 def _body(body, out):
     """Vertices (B, V, 3) and H36M-17 joints (B, 17, 3) of RoI 0 (the official evaluation RoI)."""
-    from hmr_bench.models.multiroi import select_eval_roi
+    from hmr_bench.models.common import select_eval_roi
 
     roi = select_eval_roi(out)
     pred = body(roi.betas.float(), rotmat=roi.rotmat.float())

@@ -11,40 +11,22 @@ and RoI boxes when `cfg.model.shared_backbone`.
 
 from __future__ import annotations
 
-import math
-import typing
-
 import numpy as np
 import torch
 
 from hmr_bench.config import RunConfig, apply_overrides
+from hmr_bench.data.rois import default_union
 from hmr_bench.errors import InputError
+from hmr_bench.models.backbones import size_multiple
 
 # (W, H) crop of each backbone: the profiles' (cnn-tiny: smoke, cnn-small: cpu), the paper's 192×256 otherwise
 DEFAULT_CROP = {"cnn-tiny": (36, 48), "cnn-small": (48, 64)}
 PAPER_CROP = (192, 256)
-UNION_SCALE = 1.5  # the fixed RoI set (M ≤ 5) spans ≈ 1.5 b high around the base box (ρ up to 1.5, |δ| ≤ 0.1)
 
 
 def default_crop(backbone: str) -> tuple[int, int]:
     """(W, H) crop size benchmarked for `backbone`."""
     return DEFAULT_CROP.get(backbone, PAPER_CROP)
-
-
-def size_multiple(backbone: str) -> int:
-    """The multiple that `backbone`'s input H and W must be (its class's `size_multiple`, e.g. 32 for HRNet)."""
-    from hmr_bench.models.backbones import BACKBONES
-
-    cls = typing.get_type_hints(BACKBONES.get(backbone)).get("return")
-    return int(getattr(cls, "size_multiple", 1))
-
-
-def default_union(crop_size: tuple[int, int], multiple: int = 1) -> tuple[int, int]:
-    """(W_u, H_u) union image of the shared-backbone mode: UNION_SCALE × the crop, rounded up to a multiple of
-    max(8, `multiple`); e.g. 48×64 → 72×96, 192×256 → 288×384 (and with HRNet's 32 too), 96×128 → 144×192
-    (HRNet: 160×192)."""
-    m = max(8, multiple)
-    return tuple(int(math.ceil(UNION_SCALE * s / m) * m) for s in crop_size)
 
 
 def bench_config(backbone: str = "cnn-small", num_rois: int = 5, crop_size: tuple[int, int] | None = None, *,
@@ -66,10 +48,10 @@ def bench_config(backbone: str = "cnn-small", num_rois: int = 5, crop_size: tupl
 
 def bench_model(cfg: RunConfig, body, device="cpu", train: bool = False, seed: int = 0,
                 compile_backend: str | None = None) -> torch.nn.Module:
-    """The model the trainer builds for `cfg` (`train.trainer.build_model`, seeded), prepared by
+    """The model the trainer builds for `cfg` (`models.build.build_model`, seeded), prepared by
     `train.perf.prepare_model` (device, channels_last, compile), in train or eval mode."""
+    from hmr_bench.models.build import build_model
     from hmr_bench.train.perf import prepare_model
-    from hmr_bench.train.trainer import build_model
 
     torch.manual_seed(seed)
     model = prepare_model(build_model(cfg, body), cfg, device, compile_backend=compile_backend)
@@ -97,13 +79,12 @@ def synthetic_batch(cfg: RunConfig, batch_size: int | None = None, seed: int = 0
     from hmr_bench.data.augment import NO_AUGMENT
     from hmr_bench.data.loader import collate_samples
     from hmr_bench.data.samples import SampleConfig, build_sample
+    from hmr_bench.models.build import union_crop
     from hmr_bench.train.step import to_device
 
     n = cfg.train.batch_size if batch_size is None else batch_size
     if not isinstance(n, int) or n < 1:
         raise InputError("synthetic_batch", "batch_size", found=repr(batch_size), expected="a positive integer")
-    from hmr_bench.train.data import union_crop
-
     d = cfg.data
     scfg = SampleConfig(num_rois=d.num_rois, crop_size=tuple(d.crop_size), roi_variant=d.roi_variant,
                         rotation=d.rotation, union_crop=union_crop(cfg) if cfg.model.shared_backbone else None)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hmr_bench.bench.inputs import size_multiple
 from hmr_bench.errors import InputError
+from hmr_bench.models.backbones import size_multiple
 
 SCALES = ("tiny", "quick", "full")
 BACKBONES = ("cnn-tiny", "cnn-small", "resnet18", "resnet50", "hrnet_w32", "hrnet_w48")

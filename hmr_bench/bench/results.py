@@ -1,6 +1,6 @@
 """Benchmark results with their provenance, written where the report reads them.
 
-Two files in the bench folder (default ``<repo>/.benchmarks``, the report's `report.bench.default_bench_dir`):
+Two files in the bench folder (default ``<repo>/.benchmarks``, `paths.bench_dir`, where the report reads them):
 
 - ``bench_results.json``: the report's Table 4 FPS records (format: `hmr_bench.report.bench`), merged with the
   records already there (a record replaces an older one with the same `record_key`). Only end-to-end
@@ -33,17 +33,11 @@ import torch
 
 from hmr_bench.errors import InputError
 from hmr_bench.io import atomic_write, file_lock
+from hmr_bench.paths import BENCH_FILE, bench_dir
 
-BENCH_FILE = "bench_results.json"  # = hmr_bench.report.bench.BENCH_FILE (kept apart: the report imports nothing here)
 RECORD_KEY = ("name", "backbone", "batch", "device", "scope")
 TABLE4_FIELDS = ("name", "num_rois", "backbone", "batch", "device", "scope", "mode", "precision", "memory_format",
                  "compile", "crop_size", "threads", "device_name", "torch", "date")
-
-
-def default_bench_dir() -> Path:
-    from hmr_bench.report.bench import default_bench_dir as report_default
-
-    return report_default()
 
 
 def device_name(device) -> str:
@@ -178,7 +172,7 @@ def write_results(table4: list[dict], rows: list[dict], folder: str | Path | Non
 
     Each file's read-merge-write holds its lock (`lock_path`, between processes of this host), so benchmark
     processes writing at once lose none of each other's records."""
-    folder = Path(folder) if folder is not None else default_bench_dir()
+    folder = Path(folder) if folder is not None else bench_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     if table4:

@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated: inference_overhead, train_vs_backbone, shared_scaling")
     p.add_argument("--out", type=Path, help="JSON file (default <repo>/.benchmarks/targets_<tag>.json)")
     a = p.parse_args(argv)
-    from hmr_bench.bench.results import default_bench_dir, tag
+    from hmr_bench.bench.results import tag
+    from hmr_bench.paths import bench_dir
     from hmr_bench.train.perf import set_threads
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(a.threads)
     result = run_targets(a.device, _backbones(a.backbone, a.batch, cuda), settings, a.rounds, a.warmup,
                          a.cpu_checks, tuple(a.only.split(",")) if a.only else None)
-    out = a.out or default_bench_dir() / f"targets_{tag(result['provenance'])}.json"
+    out = a.out or bench_dir() / f"targets_{tag(result['provenance'])}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda fh: fh.write((json.dumps(result, indent=1, default=str) + "\n").encode()))
     print("\n".join(summary_lines(result)))

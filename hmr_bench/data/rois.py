@@ -25,6 +25,8 @@ Variants (registry `ROI_VARIANTS`):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -124,3 +126,14 @@ def box_corners(center, b, aspect: float = CROP_ASPECT) -> np.ndarray:
     center, b = np.asarray(center, dtype=np.float64), np.asarray(b, dtype=np.float64)
     half = np.stack([aspect * b / 2, b / 2], -1)
     return np.concatenate([center - half, center + half], -1)
+
+
+UNION_SCALE = 1.5  # the fixed RoI set (M ≤ 5) spans ≈ 1.5 b high around the base box (ρ up to 1.5, |δ| ≤ 0.1)
+
+
+def default_union(crop_size: tuple[int, int], multiple: int = 1) -> tuple[int, int]:
+    """(W_u, H_u) union image of the shared-backbone mode: UNION_SCALE × the crop (W_c, H_c), rounded up to a
+    multiple of max(8, `multiple`) (the backbone's size multiple); e.g. 48×64 → 72×96, 192×256 → 288×384 (and with
+    HRNet's 32 too), 96×128 → 144×192 (HRNet: 160×192)."""
+    m = max(8, multiple)
+    return tuple(int(math.ceil(UNION_SCALE * s / m) * m) for s in crop_size)

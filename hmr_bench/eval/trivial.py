@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 
 from hmr_bench.geometry.rotations import rot6d_to_matrix
+from hmr_bench.models.common import ModelOutput
 from hmr_bench.models.head import mean_params_from_body
-from hmr_bench.models.multiroi import ModelOutput
 
 TRIVIAL_TABLE = "trivial"  # the results store's table of trivial-baseline runs (one per test data and body model)
 

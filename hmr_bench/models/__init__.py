@@ -1,7 +1,14 @@
-"""Networks: backbones, RoI feature extraction, checkpoint loading (spec §3)."""
+"""Networks (spec §3): backbones, fusion, the IEF head, the Multi-RoI model, the HMR / CLIFF baselines, RoI feature
+extraction, checkpoint loading, and the config → model builder (`build`).
 
+Every model registers itself in `common.MODELS` where it is defined; this package imports each of those files, so
+the registry is complete whichever module of the package is imported.
+"""
+
+from hmr_bench.models import baselines, multiroi  # noqa: F401  (each registers its models in MODELS)
 from hmr_bench.models.backbones import BACKBONES, Backbone, build_backbone
 from hmr_bench.models.checkpoints import LoadReport, load_backbone_weights
+from hmr_bench.models.common import MODELS
 from hmr_bench.models.roi_align import roi_align
 
-__all__ = ["BACKBONES", "Backbone", "LoadReport", "build_backbone", "load_backbone_weights", "roi_align"]
+__all__ = ["BACKBONES", "MODELS", "Backbone", "LoadReport", "build_backbone", "load_backbone_weights", "roi_align"]

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from hmr_bench.errors import InputError
+from hmr_bench.models.common import MODELS, ModelOutput, backbone_of, component_rng
 from hmr_bench.models.head import IEFHead
-from hmr_bench.models.multiroi import MODELS, ModelOutput, _backbone, component_rng
 
 
 class SingleRoIModel(nn.Module):
@@ -68,7 +68,7 @@ def build_single_roi(kind: str, backbone="cnn-small", mean_params=None, fc1_dim=
                      init_seed: int | None = None):
     """kind: "hmr" (no box input) or "cliff" (own bbox_info); init_seed: as `multiroi.build_model`'s."""
     with component_rng(init_seed, 0):
-        bb = _backbone(backbone, backbone_kwargs)
+        bb = backbone_of(backbone, backbone_kwargs)
     box_input = {"hmr": "none", "cliff": "own"}[kind]
     with component_rng(init_seed, 2):
         head = IEFHead(bb.out_dim, 1, mean_params, box_input=box_input, fc1_dim=fc1_dim)

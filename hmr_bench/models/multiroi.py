@@ -2,7 +2,7 @@
 
     model = build_model(backbone="resnet50", fusion="raf-official", head="ief", num_rois=5, mean_params=...)
     out = model(crops, bbox_info)          # crops: (B, M, 3, H, W), bbox_info: (B, M, 3)
-    pred = select_eval_roi(out)            # RoI 0, as the official evaluation (spec §3.3)
+    pred = select_eval_roi(out)            # models.common: RoI 0, as the official evaluation (spec §3.3)
 
 One backbone pass over all B·M crops, sample-major (row b·M + m), so BatchNorm statistics span all B·M crops
 as in the official code. The embedding z is computed from the backbone features h (before fusion, §4.2).
@@ -15,61 +15,22 @@ h (B, M, d); fusion, head and projection are unchanged. BatchNorm then sees B un
 Use `forward_shared(image, roi_boxes, bbox_info)`; `input_mode` ("crops" / "union") tells the trainer which
 inputs the model was built for. The same weights also run `forward` on crops.
 
-`MODELS` holds `multiroi`, `multiroi-shared` (here) and `hmr`, `cliff` (`hmr_bench.models.baselines`).
+`multiroi` and `multiroi-shared` are registered in `MODELS` (`models.common`) here; `hmr` and `cliff` in
+`models.baselines`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from hmr_bench.errors import InputError
+from hmr_bench.models.common import MODELS, ModelOutput, backbone_of, component_rng
 from hmr_bench.models.fusion import FUSIONS
 from hmr_bench.models.head import HEADS
 from hmr_bench.models.projection import PROJECTIONS
-from hmr_bench.registry import Registry
-
-MODELS = Registry("model")
-OFFICIAL_EVAL_ROI = 0  # the original (unshifted, unrescaled) box; the other M−1 meshes are discarded
-
-
-@dataclass
-class ModelOutput:
-    """Per-RoI predictions (M = 1 for the HMR / CLIFF baselines).
-
-    rotmat: (B, M, 24, 3, 3); betas: (B, M, 10); cam: (B, M, 3) as (s, tx, ty), the crop camera;
-    features: h (B, M, d) backbone features; fused: u (B, M, d); embedding: z (B, M, dz) or None;
-    fusion_weights: (B, M, M), row m = weights over source RoIs n, or None.
-    """
-
-    rotmat: torch.Tensor
-    betas: torch.Tensor
-    cam: torch.Tensor
-    features: torch.Tensor
-    fused: torch.Tensor
-    embedding: torch.Tensor | None = None
-    fusion_weights: torch.Tensor | None = None
-
-
-@dataclass
-class RoIPrediction:
-    """One RoI's predictions per sample: rotmat (B, 24, 3, 3), betas (B, 10), cam (B, 3)."""
-
-    rotmat: torch.Tensor
-    betas: torch.Tensor
-    cam: torch.Tensor
-
-
-def select_eval_roi(output: ModelOutput, roi: int = OFFICIAL_EVAL_ROI) -> RoIPrediction:
-    """The evaluation prediction: RoI `roi` of every sample (official: 0, spec §3.3; no averaging)."""
-    M = output.rotmat.shape[1]
-    if not 0 <= roi < M:
-        raise InputError("select_eval_roi", "roi", found=roi, expected=f"an index in [0, {M})")
-    return RoIPrediction(output.rotmat[:, roi], output.betas[:, roi], output.cam[:, roi])
 
 
 def check_crops(crops: torch.Tensor, bbox_info: torch.Tensor, source: str, channels: int = 3) -> None:
@@ -137,26 +98,6 @@ class MultiRoIModel(nn.Module):
                            embedding=z, fusion_weights=weights)
 
 
-@contextlib.contextmanager
-def component_rng(init_seed: int | None, component: int):
-    """Initialisation inside: the global torch RNG seeded by (init_seed, component), restored afterwards; a
-    no-op when init_seed is None."""
-    if init_seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(init_seed) * 1009 + component)
-        yield
-
-
-def _backbone(backbone, backbone_kwargs) -> nn.Module:
-    if isinstance(backbone, nn.Module):
-        return backbone
-    from hmr_bench.models.backbones import build_backbone
-
-    return build_backbone(backbone, **(backbone_kwargs or {}))
-
-
 def build_model(backbone="cnn-small", fusion="raf-official", head="ief", projection="official", num_rois=5,
                 pe_freqs=32, pe_precision="float32", box_input="all", fc1_dim=2048, mean_params=None,
                 shared_backbone=False, backbone_kwargs=None, pe_flavour="official", crop_size=None,
@@ -171,7 +112,7 @@ def build_model(backbone="cnn-small", fusion="raf-official", head="ief", project
     have (common random numbers across the rows of a table); None: the global RNG in build order.
     """
     with component_rng(init_seed, 0):
-        bb = _backbone(backbone, backbone_kwargs)
+        bb = backbone_of(backbone, backbone_kwargs)
     d = bb.out_dim
     with component_rng(init_seed, 1):
         fus = FUSIONS.build(fusion, dim=d, num_rois=num_rois, pe_freqs=pe_freqs, pe_flavour=pe_flavour,
@@ -193,6 +134,3 @@ def multiroi(**kw) -> MultiRoIModel:
 def multiroi_shared(**kw) -> MultiRoIModel:
     return build_model(**{**kw, "shared_backbone": True})
 
-
-# `hmr` and `cliff` register themselves in MODELS; baselines imports this module, which is complete here.
-from hmr_bench.models import baselines as _baselines  # noqa: E402, F401

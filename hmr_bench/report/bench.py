@@ -15,23 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmr_bench.errors import InputError
+from hmr_bench.paths import BENCH_FILE, bench_dir
 
-BENCH_FILE = "bench_results.json"
 REQUIRED = {"name": str, "num_rois": int, "backbone": str, "batch": int, "samples_per_s": (int, float), "device": str}
 NOT_MEASURED = "not measured — run `nox -s bench`"
 INFERENCE_SCOPES = ("backbone", "model", "end-to-end")
 
 
-def default_bench_dir() -> Path:
-    from hmr_bench.tables import REPO_DIR
-
-    return REPO_DIR / ".benchmarks"
-
-
 def load_bench(folder: str | Path | None = None) -> list[dict] | None:
-    """The records of `folder`/bench_results.json (default folder: `default_bench_dir()`), or None when there is
+    """The records of `folder`/bench_results.json (default folder: `paths.bench_dir()`), or None when there is
     no such file. A file that is not a list of valid records raises InputError naming the record and field."""
-    path = Path(folder if folder is not None else default_bench_dir()) / BENCH_FILE
+    path = Path(folder if folder is not None else bench_dir()) / BENCH_FILE
     if not path.is_file():
         return None
     try:

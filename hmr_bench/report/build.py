@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from hmr_bench.config import get_path
 from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import VERDICT_RULE
 from hmr_bench.io import atomic_write
@@ -109,22 +110,14 @@ def _prov(sec: collect.Section) -> dict:
 
 def _config_value(run: dict, dotted: str):
     """A value of a run's stored config by dotted key, or None when the config does not hold it."""
-    v = run.get("config")
-    for part in dotted.split("."):
-        v = v.get(part) if isinstance(v, dict) else None
-    return v
+    return get_path(run.get("config"), dotted)
 
 
 def _profile_value(profile: str, dotted: str, default):
     """A value of the profile's base config (the default for a profile that is not one of PROFILES)."""
     from hmr_bench.profiles import PROFILES, profile_config
 
-    if profile not in PROFILES:
-        return default
-    v = profile_config(profile)
-    for part in dotted.split("."):
-        v = getattr(v, part)
-    return v
+    return get_path(profile_config(profile), dotted) if profile in PROFILES else default
 
 
 def _num_rois(row, sec: collect.Section) -> int:
@@ -281,13 +274,13 @@ class ReportBuilder:
         return nav
 
     def _common(self, here: str, pages: list[str]) -> dict:
-        from hmr_bench.eval.table_results import LEARNED_RATIO, RESOLUTION_MM
+        from hmr_bench.experiment.table_results import IDENTICAL_NOTE, LEARNED_RATIO, RESOLUTION_MM
         from hmr_bench.profiles import PROFILE_CARDS
 
         cards = {p: os.path.relpath(card, self.out.resolve()) for p, card in PROFILE_CARDS.items() if card.exists()}
         return {"builder": self.builder, "store": self.store.describe(), "nav": self._nav(pages, here), "here": here,
                 "store_args": _store_args(self.store), "profile_cards": cards, "learned_ratio": LEARNED_RATIO,
-                "resolution_mm": RESOLUTION_MM}
+                "resolution_mm": RESOLUTION_MM, "identical_note": IDENTICAL_NOTE}
 
     def table_page(self, name: str, pages: list[str]) -> None:
         table = load_table(name)

@@ -1,7 +1,7 @@
 """What a report page shows, read from the results store: one `Section` per (table, profile, test protocol).
 
-A section wraps `eval.table_results.table_result` (per-row mean ± 95 % CI over seeds, paired differences to the
-reference row, claim verdicts: the statistics live there and in `eval.stats`, not here) and adds what a page
+A section wraps `experiment.table_results.table_result` (per-row mean ± 95 % CI over seeds, paired differences to
+the reference row, claim verdicts: the statistics live there and in `eval.stats`, not here) and adds what a page
 needs beside it: the verdict of every cell whose effect the paper's numbers imply, the seeds each row is missing
 and the command that runs them, the per-action / per-joint breakdown (Fig. 7) and the validation curves (Fig. 8).
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from hmr_bench.errors import HmrBenchError
 from hmr_bench.eval.stats import Assessment, Claim, assess
-from hmr_bench.eval.table_results import TableResult, table_result
+from hmr_bench.experiment.table_results import TableResult, table_result
 from hmr_bench.tables import Table
 
 log = logging.getLogger(__name__)
@@ -178,16 +178,6 @@ def cell_assessments(res: TableResult) -> dict[tuple[str, str], Assessment]:
 
 # ------------------------------------------------------------------------------------------- commands
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 def _set_value(v) -> str:
     from hmr_bench.config import parse_value
 
@@ -199,10 +189,11 @@ def _set_value(v) -> str:
 def run_overrides(table: Table, profile: str, run: dict) -> dict:
     """The `--set` overrides that turn the table's job config of `run`'s row and seed into the run's config:
     {dotted key: value}. Raises HmrBenchError when the job cannot be rebuilt (an unknown profile or row)."""
-    from hmr_bench.train.runner import table_jobs
+    from hmr_bench.config import flatten
+    from hmr_bench.experiment.jobs import table_jobs
 
     job = table_jobs(table, profile, seeds=[run["seed"]], variants=[run["variant"]])[0]
-    want, have = _flatten(job.cfg.to_dict()), _flatten(run["config"])
+    want, have = flatten(job.cfg.to_dict()), flatten(run["config"])
     return {k: v for k, v in have.items() if k not in _SKIP_IN_SET and want.get(k, object()) != v}
 
 

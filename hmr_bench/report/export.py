@@ -12,7 +12,7 @@ import io
 import math
 
 from hmr_bench.eval.stats import Interval
-from hmr_bench.eval.table_results import _fmt
+from hmr_bench.experiment.table_results import _fmt
 
 CSV_COLUMNS = ("table", "profile", "protocol", "row", "label", "metric", "paper", "mean", "ci_low", "ci_high",
                "n_seeds", "seeds", "diff_mean", "diff_low", "diff_high", "paper_diff", "verdict", "status",

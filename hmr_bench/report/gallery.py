@@ -1,7 +1,7 @@
 """Qualitative gallery: test images with each row's predicted mesh rendered over them, the ground truth beside.
 
 The images are the reference row's worst test samples (by per-sample MPJPE in the store) plus its median and
-best one. Each row's model is rebuilt (`train.trainer.build_model`) from its run's config, loaded from the run's
+best one. Each row's model is rebuilt (`models.build.build_model`) from its run's config, loaded from the run's
 best checkpoint (``<cache>/runs/<config_hash>/best.pt``) and run on the same samples (`train.data.build_data`,
 no augmentation); the evaluated RoI's mesh is placed in the full image with `geometry.cameras.crop_to_full` and
 drawn with SynthHMR's rasteriser (`data.synth.render.render`). A run without a checkpoint, with a checkpoint
@@ -145,13 +145,13 @@ class _Predictor:
         import torch
 
         from hmr_bench.body import load_body_model
-        from hmr_bench.config import RunConfig, apply_overrides
-        from hmr_bench.report.collect import _flatten
+        from hmr_bench.config import RunConfig
+        from hmr_bench.models.build import build_model
         from hmr_bench.train.checkpoint import load_checkpoint
         from hmr_bench.train.data import build_data
-        from hmr_bench.train.trainer import build_model, run_dir
+        from hmr_bench.train.trainer import run_dir
 
-        self.cfg = apply_overrides(RunConfig(), _flatten(run["config"]), source=f"run {run['run_id']} config")
+        self.cfg = RunConfig.from_dict(run["config"], source=f"run {run['run_id']} config")
         best = run_dir(run["config_hash"]) / "best.pt"
         if not best.exists():
             raise FileNotFoundError(best)
@@ -183,7 +183,7 @@ class _Predictor:
 
         from hmr_bench.eval.protocols import get_protocol
         from hmr_bench.geometry.cameras import crop_to_full
-        from hmr_bench.models.multiroi import select_eval_roi
+        from hmr_bench.models.common import select_eval_roi
         from hmr_bench.train.step import run_model
 
         over = {"split": "test"} if self.protocol_name == "synth-test" else {}

@@ -46,7 +46,7 @@ def _version(dist: str) -> str:
 def builder() -> dict:
     """How this report was built: date, hmr-bench version and git commit, python, platform, library versions."""
     from hmr_bench import __version__
-    from hmr_bench.train.runner import git_sha
+    from hmr_bench.experiment.provenance import git_sha
 
     return {"built": utc(datetime.now(timezone.utc).timestamp()), "hmr-bench": __version__,
             "git commit": git_sha() or "unknown", "python": platform.python_version(), "platform": platform.platform(),
@@ -56,11 +56,10 @@ def builder() -> dict:
 def up_to_date(run: dict) -> bool | None:
     """Whether the run's config hash is still what today's code gives its config (False: the result code, the
     config defaults or the data changed since; None: the config cannot be rebuilt)."""
-    from hmr_bench.config import RunConfig, apply_overrides
-    from hmr_bench.report.collect import _flatten
+    from hmr_bench.config import RunConfig
 
     try:
-        cfg = apply_overrides(RunConfig(), _flatten(run["config"]), source=f"run {run['run_id']} config")
+        cfg = RunConfig.from_dict(run["config"], source=f"run {run['run_id']} config")
     except HmrBenchError:
         return None
     world = (run.get("env") or {}).get("world_size") or 1
@@ -110,7 +109,7 @@ def dataset_card(key: str) -> str:
 
 
 def _body_line(body: dict | None) -> str | None:
-    """A run's body-model record (`train.runner.run_provenance`) → 'SOURCE (gender FILE sha256 12 hex; …)'."""
+    """A run's body-model record (`experiment.provenance.run_provenance`) → 'SOURCE (gender FILE sha256 12 hex; …)'."""
     if not body:
         return None
     files = "; ".join(f"{g} {f['file']} sha256 {f['sha256'][:12]}" for g, f in (body.get("files") or {}).items())

@@ -257,11 +257,11 @@ def _targets(path: Path) -> dict:
 
 
 def load_speed(folder: str | Path | None = None) -> Speed:
-    """Every benchmark file of `folder` (default `report.bench.default_bench_dir()`), sorted into the page's
+    """Every benchmark file of `folder` (default `paths.bench_dir()`), sorted into the page's
     sections; an empty `Speed` when there is none. A file that is not in its format raises InputError naming it."""
-    from hmr_bench.report.bench import default_bench_dir
+    from hmr_bench.paths import bench_dir
 
-    folder = Path(folder if folder is not None else default_bench_dir())
+    folder = Path(folder if folder is not None else bench_dir())
     speed = Speed(folder)
     seen: set[tuple] = set()
     for path in sorted(folder.glob("hmr_bench_*.json")):

@@ -46,7 +46,7 @@ from sqlalchemy import and_, delete, event, func, insert, select, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from hmr_bench.errors import HmrBenchError, InputError
+from hmr_bench.errors import InputError, RunConflictError, StoreError
 from hmr_bench.paths import cache_root
 from hmr_bench.store import schema
 from hmr_bench.store.redact import redact_obj, redact_text, redact_url, url_secrets
@@ -61,14 +61,6 @@ _TIMEOUT_ARG = {"psycopg2": "connect_timeout", "psycopg": "connect_timeout", "pg
                 "pymysql": "connect_timeout", "mysqldb": "connect_timeout"}
 _EXPECTED_URL = ("a SQLAlchemy database URL such as sqlite:////abs/path/results.sqlite (or a file path) or "
                  "postgresql+psycopg://user:password@host/dbname")
-
-
-class StoreError(HmrBenchError, RuntimeError):
-    """The database failed during an operation (still locked after every retry, disk full, connection lost)."""
-
-
-class RunConflictError(StoreError):
-    """A run cannot start or change state: its config is finished or held by a live worker, or it was taken over."""
 
 
 def default_url() -> str:

@@ -1,6 +1,6 @@
 """`hmr-bench sweep`: an optuna search over the consistency/contrastive weights, then the best weights against the
 paper's defaults on test. `add_parser` / `cmd_sweep` are wired into `hmr_bench.cli`; `python -m hmr_bench.sweep`
-runs the same command on its own.
+(`sweep/__main__.py`) runs the same command on its own.
 
     hmr-bench sweep --profile cpu --trials 20                       # λx, λy, λs, λcam, λcont, official L_cam
     hmr-bench sweep --profile smoke --trials 3 --retrain-seeds 0 --set train.max_steps_per_epoch=2
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -65,8 +64,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import optuna
     import torch
 
-    from hmr_bench.cli import _overrides
+    from hmr_bench.config import parse_overrides
     from hmr_bench.errors import InputError
+    from hmr_bench.experiment.runner import JobRunner
     from hmr_bench.profiles import DEFAULT_SEEDS
     from hmr_bench.store import ResultsStore
     from hmr_bench.sweep.page import sweep_page_data
@@ -74,7 +74,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from hmr_bench.sweep.search import run_sweep
     from hmr_bench.sweep.space import build_spec, check_study_name
     from hmr_bench.sweep.study import open_storage
-    from hmr_bench.train.runner import JobRunner
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("hmr_bench.sweep").setLevel(logging.WARNING if args.quiet else logging.INFO)
@@ -89,7 +88,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     seed = DEFAULT_SEEDS[profile][0] if args.seed is None else args.seed
     spec = build_spec(profile, search=None if args.search is None else args.search.split(","), params=args.param,
                       metrics=tuple(m.strip() for m in args.metric.split(",")), cam_form=args.cam_form,
-                      overrides=_overrides(args.set), seed=seed, sampler_seed=args.sampler_seed, pruner=args.pruner)
+                      overrides=parse_overrides(args.set), seed=seed, sampler_seed=args.sampler_seed,
+                      pruner=args.pruner)
     name = check_study_name(args.study or f"weights-{spec.cam_form}-{profile}")
     retrain_seeds = DEFAULT_SEEDS[profile] if args.retrain_seeds is None else _seeds(args.retrain_seeds)
     if args.trials < 1:
@@ -162,14 +162,3 @@ def _seeds(text: str) -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
         raise InputError("--retrain-seeds", found=repr(text), expected="distinct seeds")
     return seeds
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m hmr_bench.sweep ...`: the sweep command alone (same arguments as `hmr-bench sweep`)."""
-    from hmr_bench.cli import main as cli_main
-
-    return cli_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -50,7 +50,7 @@ def retrain(study, runner, seeds, *, poll_s: float = 5.0, busy_wait_s: float = S
                          expected="a default value for every searched key")
     params = {"best": dict(best.params), "defaults": defaults}
     plan = {"seeds": seeds, "best_trial": best.number, "params": params, "hashes": {}, "status": {}}
-    from hmr_bench.train.runner import Job
+    from hmr_bench.experiment.jobs import Job
 
     for arm in ARMS:
         for seed in seeds:

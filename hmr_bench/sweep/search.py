@@ -83,8 +83,8 @@ def run_sweep(spec: SweepSpec, n_trials: int, *, study_name: str, storage=None, 
     the default store); pruner: an optuna pruner replacing the spec's (tests); max_failed: stop with `SweepError`
     once the study holds this many trials whose training failed (None: max(3, n_trials)).
     """
+    from hmr_bench.experiment.runner import JobRunner
     from hmr_bench.store import ResultsStore
-    from hmr_bench.train.runner import JobRunner
 
     check_study_name(study_name)
     if not isinstance(n_trials, int) or n_trials < 1:
@@ -157,7 +157,7 @@ def run_trial(trial, spec: SweepSpec, runner, study_name: str, poll_s: float = 5
     The validation value of the first metric after epoch index e is reported to optuna at step e; after every
     epoch but the last, the run stops when the pruner says so. A run another live worker holds is waited for (up
     to `busy_wait_s`; its result is then cached)."""
-    from hmr_bench.train.runner import Job
+    from hmr_bench.experiment.jobs import Job
     from hmr_bench.train.trainer import StopRun
 
     params = dict(trial.params)

@@ -28,7 +28,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from hmr_bench.config import RunConfig, apply_overrides, valid_keys
+from hmr_bench.config import RunConfig, apply_overrides, field_type, get_path, to_jsonable, valid_keys
 from hmr_bench.errors import InputError
 from hmr_bench.losses.camera import CAM_LOSS_DEFAULTS, CAM_VARIANTS
 from hmr_bench.losses.total import LossWeights
@@ -129,13 +129,13 @@ class SweepSpec:
         base = self.base_config()
         out = {}
         for p in self.params:
-            value = builtin_default(p.name, self.cam_form) if p.name in BUILTIN_KEYS else _get(base, p.key)
+            value = builtin_default(p.name, self.cam_form) if p.name in BUILTIN_KEYS else get_path(base, p.key)
             out[p.name] = value
         return out
 
     def to_dict(self) -> dict:
         return {"profile": self.profile, "params": [p.to_dict() for p in self.params], "metrics": list(self.metrics),
-                "cam_form": self.cam_form, "overrides": _jsonable(dict(self.overrides)), "seed": self.seed,
+                "cam_form": self.cam_form, "overrides": to_jsonable(dict(self.overrides)), "seed": self.seed,
                 "sampler_seed": self.sampler_seed, "pruner": self.pruner}
 
     @classmethod
@@ -262,11 +262,7 @@ def _numeric_field(key: str) -> bool:
         raise InputError("--param", key, found="an unknown key", expected="a numeric config key (e.g. train.lr, "
                          "loss.weights.cam) or a built-in name (" + ", ".join(BUILTIN_KEYS) + ")",
                          hint=f"did you mean '{near[0]}'?" if near else None)
-    obj: Any = RunConfig()
-    *path, last = key.split(".")
-    for part in path:
-        obj = getattr(obj, part)
-    hint = typing.get_type_hints(type(obj))[last]
+    hint = field_type(key)
     kinds = set(typing.get_args(hint)) or {hint}
     kinds.discard(type(None))
     if kinds == {float}:
@@ -276,24 +272,9 @@ def _numeric_field(key: str) -> bool:
     raise InputError("--param", key, found=f"a field of type {hint}", expected="a numeric (float or int) config key")
 
 
-def _get(cfg, key: str):
-    obj = cfg
-    for part in key.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _near(name: str, choices) -> str | None:
     near = difflib.get_close_matches(name, list(choices), n=1)
     return f"did you mean '{near[0]}'?" if near else None
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
 
 
 __all__ = ["BUILTIN_KEYS", "BUILTIN_RANGES", "METRICS", "PRUNERS", "Param", "SweepSpec", "build_spec",

@@ -1,4 +1,8 @@
-"""The datasets of a run: SynthHMR (rendered and cached here) or real SPIN-format files under a data root."""
+"""The datasets of a run: SynthHMR (rendered and cached here) or real SPIN-format files under a data root.
+
+Assembled here, above `data` and `eval`, because a run's test sets are named by evaluation protocol (each protocol
+reads its dataset, with the ground truth its `data.eval_gt` convention scores against, checked before training).
+The union-image size of the shared-backbone mode is the model's input (`models.build.union_crop`)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from hmr_bench.config import RunConfig
 from hmr_bench.data.dataset import SpinDataset
 from hmr_bench.errors import InputError, check_variant
+from hmr_bench.models.build import union_crop
 
 
 @dataclass
@@ -21,6 +26,7 @@ class RunData:
 
 
 def synth_config(cfg: RunConfig):
+    """The SynthHMR preset `cfg.data.synth_profile` with the sizes `cfg.data` sets (None: the preset's)."""
     from hmr_bench.data.synth.scene import SYNTH_PROFILES
 
     d = cfg.data
@@ -31,19 +37,6 @@ def synth_config(cfg: RunConfig):
     if d.image_size is not None:
         over["image_size"] = (d.image_size, d.image_size)
     return dataclasses.replace(SYNTH_PROFILES[d.synth_profile], **over)
-
-
-def union_crop(cfg: RunConfig) -> tuple[int, int] | None:
-    """(W_u, H_u) of the union image: `data.union_crop`; in the shared-backbone mode without one, 1.5× the crop
-    rounded up to the backbone's size multiple (`bench.inputs.default_union`: 48×64 → 72×96, 192×256 → 288×384);
-    None in the separate-crops mode."""
-    if cfg.data.union_crop:
-        return tuple(cfg.data.union_crop)
-    if not cfg.model.shared_backbone:
-        return None
-    from hmr_bench.bench.inputs import default_union, size_multiple
-
-    return default_union(tuple(cfg.data.crop_size), size_multiple(cfg.model.backbone))
 
 
 def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=None) -> RunData:

@@ -77,9 +77,30 @@ class FeatureLoader:
             yield self.feats.batch(rows[i * self.batch_size:(i + 1) * self.batch_size])
 
 
+def backbone_split(backbone: torch.nn.Module, tail_blocks: int) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+    """(frozen part, trained tail) of a backbone: the whole pooled backbone and None for tail_blocks = 0, else its
+    `split` (conv blocks; the cnn-* backbones have one)."""
+    if not tail_blocks:
+        return backbone, None
+    if not hasattr(backbone, "split"):
+        raise InputError("config", "train.tail_blocks", found=f"{tail_blocks} with backbone {backbone.name!r}",
+                         expected="0 (only the cnn-* backbones can be split into conv blocks)")
+    return backbone.split(tail_blocks)
+
+
+def decode_features(model: torch.nn.Module, features: torch.Tensor, bbox_info: torch.Tensor, tail_blocks: int):
+    """ModelOutput of cached features: pooled (B, M, d) straight to fusion + head; the input maps of a trained tail
+    (B, M, C, h, w) through the tail and the average pool first."""
+    if features.ndim == 5:
+        B, M = features.shape[:2]
+        tail = backbone_split(model.backbone, tail_blocks)[1]
+        features = tail(features.flatten(0, 1).float()).mean(dim=(2, 3)).reshape(B, M, -1)
+    return model.decode(features, bbox_info)
+
+
 def freeze_backbone(model: torch.nn.Module, cfg) -> None:
-    """No gradients into `model.backbone` (it never runs during training: its features are cached). Raises
-    InputError for a configuration a frozen backbone cannot serve."""
+    """No gradients into `model.backbone` (it never runs during training: its features are cached) but into its
+    last `train.tail_blocks` conv blocks. Raises InputError for a configuration a frozen backbone cannot serve."""
     if cfg.train.backbone not in BACKBONE_MODES:
         raise InputError("config", "train.backbone", found=repr(cfg.train.backbone),
                          expected=" | ".join(BACKBONE_MODES))
@@ -90,17 +111,19 @@ def freeze_backbone(model: torch.nn.Module, cfg) -> None:
         raise InputError("config", "train.backbone", found="'frozen' with model.shared_backbone = true",
                          expected="'train' (the shared-backbone mode RoIAligns a union image: nothing to cache)")
     model.backbone.requires_grad_(False)
+    if cfg.train.tail_blocks:
+        backbone_split(model.backbone, cfg.train.tail_blocks)[1].requires_grad_(True)
 
 
-def feature_key(backbone: torch.nn.Module, dataset) -> str:
-    """sha256 (16 hex) of what the features depend on (module docstring)."""
+def feature_key(frozen: torch.nn.Module, dataset, tail_blocks: int = 0) -> str:
+    """sha256 (16 hex) of what the features depend on (module docstring): `frozen` is the part that computes them."""
     from hmr_bench.config import code_version
 
     h = hashlib.sha256()
     h.update(file_sha256(dataset.npz_path).encode())
     h.update(repr(dataset.cfg).encode())
-    h.update(getattr(backbone, "name", type(backbone).__name__).encode())
-    for k, v in sorted(backbone.state_dict().items()):
+    h.update(f"{getattr(frozen, 'name', type(frozen).__name__)}|tail {tail_blocks}".encode())
+    for k, v in sorted(frozen.state_dict().items()):
         h.update(k.encode())
         h.update(v.detach().cpu().contiguous().numpy().tobytes())
     h.update(code_version().encode())
@@ -109,10 +132,12 @@ def feature_key(backbone: torch.nn.Module, dataset) -> str:
 
 @torch.no_grad()
 def extract_features(backbone: torch.nn.Module, dataset, device, batch_size: int = 64, workers: int | None = None,
-                     progress=None) -> FeatureSet:
+                     progress=None, tail_blocks: int = 0) -> FeatureSet:
     """The backbone features (N, M, d) of every sample of `dataset` (as evaluated: no augmentation), and the
-    sample's other fields. `progress`: a callable(done, total) or None."""
+    sample's other fields; with `tail_blocks`, the input maps of the tail instead, (N, M, C, h, w) in float16.
+    `progress`: a callable(done, total) or None."""
     backbone.eval()
+    frozen, _ = backbone_split(backbone, tail_blocks)
     loader = make_loader(dataset, batch_size, shuffle=False, seed=0, workers=workers, device=device)
     parts: dict[str, list] = {}
     lists: dict[str, list] = {}
@@ -120,8 +145,13 @@ def extract_features(backbone: torch.nn.Module, dataset, device, batch_size: int
     for batch in loader:
         crops = batch["crops"].to(device)
         B, M = crops.shape[:2]
-        h = backbone(normalize_crops(crops.reshape(B * M, *crops.shape[2:]))).reshape(B, M, -1)
-        parts.setdefault("features", []).append(h.float().cpu())
+        x = normalize_crops(crops.reshape(B * M, *crops.shape[2:]))
+        if tail_blocks:
+            backbone.check_input(x)
+            h = frozen(x).half()
+        else:
+            h = backbone(x).float()
+        parts.setdefault("features", []).append(h.reshape(B, M, *h.shape[1:]).cpu())
         for k, v in batch.items():
             if k in IMAGE_KEYS:
                 continue
@@ -136,20 +166,21 @@ def extract_features(backbone: torch.nn.Module, dataset, device, batch_size: int
 
 
 def cached_features(backbone: torch.nn.Module, dataset, device, batch_size: int = 64, workers: int | None = None,
-                    progress=None) -> FeatureSet:
+                    progress=None, tail_blocks: int = 0) -> FeatureSet:
     """`extract_features`, cached under ``<cache>/features/`` (module docstring)."""
-    path = cache_root() / "features" / f"{feature_key(backbone, dataset)}.pt"
+    key = feature_key(backbone_split(backbone, tail_blocks)[0], dataset, tail_blocks)
+    path = cache_root() / "features" / f"{key}.pt"
     if path.exists():
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
             return FeatureSet(data["tensors"], data["lists"])
         except Exception as e:  # noqa: BLE001 (any unreadable cache file is recomputed, and said)
             log.warning("feature cache %s unreadable (%s): recomputing it", path, type(e).__name__)
-    feats = extract_features(backbone, dataset, device, batch_size, workers, progress)
+    feats = extract_features(backbone, dataset, device, batch_size, workers, progress, tail_blocks)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda fh: torch.save({"tensors": feats.tensors, "lists": feats.lists}, fh))
     return feats
 
 
-__all__ = ["BACKBONE_MODES", "FeatureLoader", "FeatureSet", "cached_features", "extract_features", "feature_key",
-           "freeze_backbone"]
+__all__ = ["BACKBONE_MODES", "FeatureLoader", "FeatureSet", "backbone_split", "cached_features", "decode_features",
+           "extract_features", "feature_key", "freeze_backbone"]

@@ -27,7 +27,8 @@ from hmr_bench.losses import (
     total_loss,
     vertex_loss,
 )
-from hmr_bench.models.multiroi import select_eval_roi
+from hmr_bench.models.common import select_eval_roi
+from hmr_bench.train.features import decode_features
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -40,7 +41,7 @@ def run_model(model, batch: dict, cfg: RunConfig):
     if isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return model(batch)
     if "features" in batch:  # a frozen backbone's cached features (train.features)
-        return model.decode(batch["features"], batch["bbox_info"].float())
+        return decode_features(model, batch["features"], batch["bbox_info"].float(), cfg.train.tail_blocks)
     if cfg.model.shared_backbone:
         return model.forward_shared(normalize_crops(batch["union"]), batch["roi_boxes_union"].float(),
                                     batch["bbox_info"].float())

@@ -7,7 +7,9 @@ validation history of the epochs before the kill is logged again under the new r
 with a diagnostic naming the term, epoch and step (`NonFiniteLossError`); the caller marks it failed and goes on.
 
 Under torchrun (`ddp.Dist` active) every rank trains on its share of each batch; rank 0 alone evaluates, writes
-checkpoints and the store (see `hmr_bench.train.ddp`).
+checkpoints and the store (see `hmr_bench.train.ddp`). The model is `models.build.build_model(cfg, body)`; the store
+is any object with the results store's `heartbeat`, `log_metrics` and `log_samples` (the caller, `experiment`,
+opens it).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from tqdm import tqdm
 
 from hmr_bench.config import RunConfig
 from hmr_bench.data.loader import make_loader
-from hmr_bench.errors import InputError, NonFiniteLossError
+from hmr_bench.errors import InputError, NonFiniteLossError, RunConflictError
 from hmr_bench.eval.protocols import get_protocol
+from hmr_bench.models.build import build_model
 from hmr_bench.paths import cache_root
 from hmr_bench.train import ddp, perf, step
 from hmr_bench.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -61,39 +64,15 @@ class RunResult:
     resumed_from: int = 0  # first epoch this process trained (0: not resumed)
 
 
-def build_model(cfg: RunConfig, body):
-    from hmr_bench.models.head import mean_params_from_body
-    from hmr_bench.models.multiroi import MODELS
-
-    m = cfg.model
-    crop_hw = (cfg.data.crop_size[1], cfg.data.crop_size[0])
-    bb_kw = {"default_input": crop_hw}
-    if cfg.data.input != "rgb":
-        from hmr_bench.data.proxy import CHANNELS
-
-        bb_kw["in_chans"] = CHANNELS[cfg.data.input]
-    mean = mean_params_from_body(body)
-    if m.kind in ("hmr", "cliff"):
-        model = MODELS.build(m.kind, backbone=m.backbone, mean_params=mean, fc1_dim=m.fc1_dim,
-                             backbone_kwargs=bb_kw, init_seed=cfg.train.seed)
-    else:
-        model = MODELS.build("multiroi", backbone=m.backbone, fusion=m.fusion, head=m.head,
-                             projection=m.projection, num_rois=cfg.data.num_rois, pe_freqs=m.pe_freqs,
-                             pe_precision=m.pe_precision, pe_flavour=m.pe_flavour, box_input=m.box_input,
-                             fc1_dim=m.fc1_dim, mean_params=mean, shared_backbone=m.shared_backbone,
-                             backbone_kwargs=bb_kw, crop_size=crop_hw, init_seed=cfg.train.seed)
-    if m.pretrained:
-        from hmr_bench.models.checkpoints import load_backbone_weights
-        from hmr_bench.models.pretrained import resolve_pretrained
-
-        model.load_report = load_backbone_weights(model.backbone, resolve_pretrained(m.pretrained))
-    return model
-
-
 def make_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     """Adam (spec §5), fused: one kernel for all parameters. On 2 CPU cores the per-tensor loop took ~8× longer
     for the same 3 M parameters (24 vs 3 ms a step, 1 thread) and the same maths."""
     params = [p for p in model.parameters() if p.requires_grad]  # a frozen backbone's are left out
+    if cfg.train.backbone == "frozen" and cfg.train.tail_blocks and cfg.train.tail_lr_scale != 1.0:
+        tail = {id(p) for p in model.backbone.parameters() if p.requires_grad}  # the trained tail's
+        groups = [{"params": [p for p in params if id(p) not in tail]},
+                  {"params": [p for p in params if id(p) in tail], "lr": cfg.train.lr * cfg.train.tail_lr_scale}]
+        return torch.optim.Adam(groups, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=True)
     return torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=True)
 
 
@@ -128,7 +107,8 @@ def train_loader(dataset, cfg: RunConfig, device, d: ddp.Dist, backbone=None):
 
 def split_features(backbone, dataset, cfg: RunConfig, device):
     """The cached backbone features of a split (un-augmented crops), on `device`."""
-    return cached_features(backbone, dataset, device, cfg.train.eval_batch_size, cfg.data.workers).to(device)
+    return cached_features(backbone, dataset, device, cfg.train.eval_batch_size, cfg.data.workers,
+                           tail_blocks=cfg.train.tail_blocks).to(device)
 
 
 @torch.no_grad()
@@ -204,7 +184,6 @@ def read_resume_checkpoint(path: Path) -> dict | None:
 
 def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s, d: ddp.Dist, label, on_epoch):
     from hmr_bench.body import load_body_model
-    from hmr_bench.store import RunConflictError
 
     t0 = time.time()
     main = d.is_main

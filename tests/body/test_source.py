@@ -10,8 +10,10 @@ from hmr_bench import cli
 from hmr_bench.body.model import FREE_MODEL_FILE
 from hmr_bench.body.source import body_files, body_key, body_provenance, resolve_body_source
 from hmr_bench.errors import InputError
+from hmr_bench.experiment.jobs import table_jobs
+from hmr_bench.experiment.provenance import run_provenance
+from hmr_bench.experiment.runner import JobRunner
 from hmr_bench.tables import load_table
-from hmr_bench.train import runner as R
 from hmr_bench.train.data import RunData
 
 ENV = "HMR_BENCH_BODY_MODEL"
@@ -62,25 +64,25 @@ def test_provenance_and_key_follow_the_file_content(model):
 
 def test_table_jobs_take_the_variable_and_set_wins(model, monkeypatch):
     monkeypatch.setenv(ENV, str(model))
-    jobs = R.table_jobs(load_table("table3"), "smoke")
+    jobs = table_jobs(load_table("table3"), "smoke")
     assert {j.cfg.body_model for j in jobs} == {str(model.resolve())}
-    jobs = R.table_jobs(load_table("table3"), "smoke", overrides={"body_model": "free"})
+    jobs = table_jobs(load_table("table3"), "smoke", overrides={"body_model": "free"})
     assert {j.cfg.body_model for j in jobs} == {"free"}
     monkeypatch.setenv(ENV, str(model.parent / "nope.npz"))
     with pytest.raises(InputError, match=r"HMR_BENCH_BODY_MODEL: found '.*nope\.npz'"):
-        R.table_jobs(load_table("table3"), "smoke")
+        table_jobs(load_table("table3"), "smoke")
 
 
 def test_run_data_key_and_store_record_name_the_files(model, monkeypatch):
     monkeypatch.setattr("hmr_bench.train.data.build_data",
                         lambda cfg, root=None: RunData(None, None, {}, "synth-test", key="synthkey"))
-    runner = R.JobRunner(store=None, profile="smoke")
-    free_cfg = R.table_jobs(load_table("table3"), "smoke", overrides={"body_model": "free"})[0].cfg
-    user_cfg = R.table_jobs(load_table("table3"), "smoke", overrides={"body_model": str(model)})[0].cfg
+    runner = JobRunner(store=None, profile="smoke")
+    free_cfg = table_jobs(load_table("table3"), "smoke", overrides={"body_model": "free"})[0].cfg
+    user_cfg = table_jobs(load_table("table3"), "smoke", overrides={"body_model": str(model)})[0].cfg
     assert runner.data(free_cfg).key == "synthkey"
     assert runner.data(user_cfg).key == "synthkey" + body_key(str(model))
     assert runner.config_hash(free_cfg) != runner.config_hash(user_cfg)  # never a cached free-model result
-    env = R.run_provenance(user_cfg)
+    env = run_provenance(user_cfg)
     assert env["body_model"]["files"]["neutral"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert env["ground_truth"]["synth-test"].startswith("exact; pelvis joint 0")
 

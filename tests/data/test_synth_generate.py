@@ -101,7 +101,7 @@ def test_png_writer_round_trips_through_cv2_and_pillow(shape):
     import cv2
     from PIL import Image
 
-    from hmr_bench.data.synth.generate import encode_png
+    from hmr_bench.data.synth.png import encode_png
 
     img = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
     data = encode_png(img)

@@ -24,7 +24,7 @@ from hmr_bench.data.loader import collate_samples
 from hmr_bench.errors import InputError
 from hmr_bench.eval import gt_choice as G
 from hmr_bench.eval import protocols as P
-from hmr_bench.models.multiroi import ModelOutput
+from hmr_bench.models.common import ModelOutput
 from hmr_bench.train.step import evaluate_predictions
 from tests.data.spin_layout import write_3dpw_test
 
@@ -132,8 +132,8 @@ def test_3dpw_rows_without_gender_are_an_error_with_gendered_models(folder, tmp_
 
 
 def test_the_run_says_once_and_the_report_shows_that_gt_is_neutral(folder, caplog):
+    from hmr_bench.experiment.provenance import run_provenance
     from hmr_bench.report.provenance import summary
-    from hmr_bench.train.runner import run_provenance
 
     cfg = apply_overrides(RunConfig(), {"data.source": "real", "data.test_sets": ["3dpw-test", "h36m-p2"]})
     for name in ("3dpw-test", "h36m-p2"):

@@ -7,7 +7,8 @@ import torch
 
 from hmr_bench.errors import InputError
 from hmr_bench.models.baselines import SingleRoIModel
-from hmr_bench.models.multiroi import MODELS, ModelOutput, build_model
+from hmr_bench.models.common import MODELS, ModelOutput
+from hmr_bench.models.multiroi import build_model
 
 HW = (48, 36)
 

@@ -7,9 +7,10 @@ import torch
 
 from hmr_bench.errors import InputError
 from hmr_bench.models.backbones import BACKBONES
+from hmr_bench.models.common import MODELS, select_eval_roi
 from hmr_bench.models.fusion import FUSIONS
 from hmr_bench.models.head import HEADS
-from hmr_bench.models.multiroi import MODELS, MultiRoIModel, build_model, select_eval_roi
+from hmr_bench.models.multiroi import MultiRoIModel, build_model
 from hmr_bench.models.roi_align import roi_align
 from hmr_bench.registry import UnknownNameError
 

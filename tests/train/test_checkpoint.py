@@ -15,13 +15,14 @@ import torch
 
 from hmr_bench.cli import main as cli_main
 from hmr_bench.errors import InputError
+from hmr_bench.experiment.jobs import table_jobs
+from hmr_bench.experiment.runner import run_table
 from hmr_bench.io import atomic_write
 from hmr_bench.store import ResultsStore
 from hmr_bench.tables import load_table
 from hmr_bench.train import checkpoint, trainer
 from hmr_bench.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hmr_bench.train.data import build_data
-from hmr_bench.train.runner import run_table, table_jobs
 from tests.train import cache_fixture, set_args, synth_root_fixture, tiny, tiny_config  # noqa: F401
 
 

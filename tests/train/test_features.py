@@ -10,11 +10,11 @@ import torch
 from hmr_bench.body import load_body_model
 from hmr_bench.data.images import normalize_crops
 from hmr_bench.data.loader import collate_samples, make_loader
+from hmr_bench.experiment.runner import run_table
+from hmr_bench.models.build import build_model
 from hmr_bench.store import ResultsStore
 from hmr_bench.train.data import build_data
 from hmr_bench.train.features import FeatureLoader, cached_features
-from hmr_bench.train.runner import run_table
-from hmr_bench.train.trainer import build_model
 from tests.train import cache_fixture, synth_root_fixture, tiny, tiny_config  # noqa: F401
 
 
@@ -76,3 +76,34 @@ def test_rows_with_one_seed_start_from_one_head():
     a, b, c = head("raf-official", 0), head("none", 0), head("raf-official", 1)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_split_backbone_recomposes_and_a_trained_tail_sees_its_cached_inputs(cache):
+    """head(x) → tail = forward_features(x); with train.tail_blocks = 1 the cache holds the tail's float16 input
+    maps, decoding them equals the model on the crops (to float16 rounding), and only the tail's backbone
+    parameters train (with their own learning rate)."""
+    from hmr_bench.train.features import decode_features, freeze_backbone
+    from hmr_bench.train.trainer import make_optimizer
+
+    cfg = tiny_config(**{"train.tail_blocks": 1, "train.tail_lr_scale": 0.1})
+    data = build_data(cfg)
+    model = build_model(cfg, load_body_model(cfg.body_model)).eval()
+    x = torch.randn(3, 24, 48, 36)
+    head, tail = model.backbone.split(1)
+    torch.testing.assert_close(tail(head(x)), model.backbone.forward_features(x), atol=0, rtol=0)
+    assert len(list(tail.parameters())) == 3  # conv weight, BN weight and bias: one block
+
+    feats = cached_features(model.backbone, data.val, "cpu", workers=0, tail_blocks=1)
+    f = feats.tensors["features"]
+    assert f.dtype == torch.float16 and f.ndim == 5 and f.shape[:2] == (len(data.val), cfg.data.num_rois)
+    batch = collate_samples([data.val[i] for i in range(4)])
+    with torch.no_grad():
+        ref = model(normalize_crops(batch["crops"]), batch["bbox_info"])
+        got = decode_features(model, f[:4], batch["bbox_info"], 1)
+    torch.testing.assert_close(got.cam, ref.cam, atol=2e-2, rtol=2e-2)
+
+    freeze_backbone(model, cfg)
+    trained = {n for n, p in model.backbone.named_parameters() if p.requires_grad}
+    assert trained == {"stages.3.3.weight", "stages.3.4.weight", "stages.3.4.bias"}
+    groups = make_optimizer(model, cfg).param_groups
+    assert [g["lr"] for g in groups] == [cfg.train.lr, cfg.train.lr * 0.1] and len(groups[1]["params"]) == 3

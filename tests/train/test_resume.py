@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from hmr_bench.config import apply_overrides
+from hmr_bench.experiment.runner import run_table
 from hmr_bench.profiles import profile_config
 from hmr_bench.store import ResultsStore
 from hmr_bench.train.checkpoint import load_checkpoint
-from hmr_bench.train.runner import run_table
 from tests.train import PYTHON, TINY, cli_env, make_cache, set_args, synth_root_fixture, tiny  # noqa: F401
 
 OVERRIDES = tiny(train__epochs=3, data__workers=1)

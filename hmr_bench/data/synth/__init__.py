@@ -2,7 +2,8 @@
 
 `raster` draws a mesh into face-id and depth buffers; `render` paints a person over a background with
 clothing colours, lighting and occluders and derives the image labels (mask, parts, keypoint visibility,
-occlusion ratio).
+occlusion ratio); `render_person` renders a chunk of scenes (`scene`) into image files written by `png`, and
+`generate` builds and caches whole datasets from those chunks.
 """
 
 from hmr_bench.data.synth.raster import NEAR, rasterize, rasterize_reference

@@ -17,6 +17,7 @@ import torch
 
 from hmr_bench.body.joint_sets import COCO17_SMPL_PART, SPIN24_SMPL_PART
 from hmr_bench.data.rois import box_corners, box_from_keypoints
+from hmr_bench.data.synth.png import encode_png
 from hmr_bench.data.synth.render import (
     face_parts,
     keypoint_visibility,
@@ -58,8 +59,6 @@ def image_name(split: str, index: int) -> str:
 
 def render_chunk(cfg: SynthConfig, body, root: Path, split: str, i0: int, i1: int) -> dict[str, np.ndarray]:
     """Renders images i0..i1−1 of `split` into the pack and PNG files under `root`; returns their annotations."""
-    from hmr_bench.data.synth.generate import encode_png
-
     scenes = [sample_scene(cfg, split, i) for i in range(i0, i1)]
     pose = torch.tensor(np.stack([np.concatenate([s.global_orient, s.body_pose]) for s in scenes]),
                         dtype=torch.float32)

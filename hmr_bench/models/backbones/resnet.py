@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hmr_bench.models.backbones import BACKBONES, Backbone, init_conv_bn
+from hmr_bench.models.backbones.base import BACKBONES, Backbone, init_conv_bn
 
 
 def _downsample(inplanes: int, planes: int, stride: int) -> nn.Sequential | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hmr_bench.models.backbones import BACKBONES, Backbone, init_conv_bn
+from hmr_bench.errors import InputError
+from hmr_bench.models.backbones.base import BACKBONES, Backbone, init_conv_bn
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> list[nn.Module]:
@@ -34,6 +35,15 @@ class SmallCNN(Backbone):
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(x)
+
+    def split(self, tail_blocks: int) -> tuple[nn.Module, nn.Module]:
+        """(head, tail): the conv blocks (conv + BN + ReLU, two per stage) but the last `tail_blocks`, and those,
+        as Sequentials of this backbone's own modules; head(x) then tail gives `forward_features(x)`."""
+        blocks = [nn.Sequential(*stage[i:i + 3]) for stage in self.stages for i in range(0, len(stage), 3)]
+        if not 0 <= tail_blocks <= len(blocks):
+            raise InputError(self.name, "tail_blocks", found=tail_blocks, expected=f"0..{len(blocks)} conv blocks")
+        cut = len(blocks) - tail_blocks
+        return nn.Sequential(*blocks[:cut]), nn.Sequential(*blocks[cut:])
 
 
 @BACKBONES.register("cnn-small")

@@ -7,9 +7,9 @@ import json
 
 import torch
 
+from hmr_bench.experiment.pretrain import pretrain
 from hmr_bench.models.backbones import build_backbone
 from hmr_bench.models.checkpoints import load_backbone_weights
-from hmr_bench.train.pretrain import pretrain
 from tests.train import cache_fixture, synth_root_fixture, tiny  # noqa: F401
 
 

@@ -4,37 +4,26 @@ Re-running a table skips finished runs (``force`` re-runs them); ``shard=(i, n)`
 machines can split a table while writing one store; a run another live worker holds is skipped; a run left
 ``running`` by a dead process on this host is marked failed ("interrupted") and taken over, and resumes from its
 last checkpoint. Under torchrun every rank walks the same jobs; rank 0 decides and the others follow
-(`hmr_bench.train.ddp`).
+(`hmr_bench.train.ddp`). Jobs: `jobs`; claims: `claims`; provenance: `provenance`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
-import socket
-import subprocess
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 from tqdm import tqdm
 
 from hmr_bench.config import RunConfig, apply_overrides
-from hmr_bench.errors import InputError, NonFiniteLossError
-from hmr_bench.profiles import DEFAULT_SEEDS, profile_config
-from hmr_bench.tables import Row, Table, load_table
+from hmr_bench.errors import NonFiniteLossError, RunConflictError
+from hmr_bench.experiment.claims import claim_or_take_over, live_claim
+from hmr_bench.experiment.jobs import Job, parse_shard, table_jobs
+from hmr_bench.experiment.provenance import git_sha, run_provenance
+from hmr_bench.tables import load_table
 from hmr_bench.train.ddp import SINGLE, Dist, main_first, on_main
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Job:
-    table: str
-    row: Row
-    seed: int
-    cfg: RunConfig
 
 
 @dataclass
@@ -44,108 +33,6 @@ class JobOutcome:
     config_hash: str
     message: str = ""
     run_id: str | None = None  # the store's run row, when this call ran it
-
-
-def git_sha() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        i, n = -1, 0
-    if not (n >= 1 and 0 <= i < n):
-        raise InputError("--shard", found=repr(text), expected="i/n with 0 <= i < n, e.g. 0/2")
-    return i, n
-
-
-def table_jobs(table: Table, profile: str, seeds=None, overrides: dict | None = None,
-               variants: list[str] | None = None, shard: tuple[int, int] | None = None) -> list[Job]:
-    """The jobs of a table. The body model is ``--set body_model=...``, else ``$HMR_BENCH_BODY_MODEL``, else the
-    free one, validated now (`body.source.resolve_body_source`) and named by its absolute path."""
-    from hmr_bench.body.source import resolve_body_source
-
-    base = apply_overrides(profile_config(profile), overrides or {}, source="--set")
-    base = dataclasses.replace(base, body_model=resolve_body_source((overrides or {}).get("body_model")))
-    rows = table.rows_for(profile)
-    if variants:
-        rows = tuple(table.row(v) for v in variants)
-    seeds = DEFAULT_SEEDS[profile] if seeds is None else tuple(seeds)
-    jobs = []
-    for row in rows:
-        cfg = apply_overrides(base, row.overrides, source=f"{table.name}/{row.name}")
-        for seed in seeds:
-            jobs.append(Job(table.name, row, seed, apply_overrides(cfg, {"train.seed": seed})))
-    if shard:
-        i, n = shard
-        jobs = jobs[i::n]
-    return jobs
-
-
-def dead_local_claims(store, config_hash: str) -> list[dict]:
-    """The ``running`` rows of `config_hash` claimed by a process of this host that no longer exists (killed,
-    crashed); their heartbeats may still look fresh."""
-    dead = []
-    for run in store.runs(status="running"):
-        if run["config_hash"] != config_hash:
-            continue
-        env = run["env"] if isinstance(run["env"], dict) else {}
-        if env.get("hostname") == socket.gethostname() and env.get("pid"):
-            try:
-                os.kill(int(env["pid"]), 0)
-            except ProcessLookupError:
-                dead.append(run)
-            except (PermissionError, ValueError, OverflowError):
-                pass  # alive under another user, or not a pid: leave it to the stale-heartbeat rule
-    return dead
-
-
-def run_provenance(cfg: RunConfig, warn: bool = False) -> dict:
-    """What a run's numbers stand on besides code, config and data, for the store's ``env``: the body-model
-    files with their sha256, and per test protocol its GT source, pelvis and GT body model
-    (`eval.gt_choice.gt_lines`; warn: log a non-comparable protocol once, as the CLI shows it)."""
-    from hmr_bench.body.source import body_provenance
-    from hmr_bench.eval.gt_choice import gt_lines
-
-    tests = cfg.data.test_sets if cfg.data.source == "real" else ("synth-test",)
-    return {"body_model": body_provenance(cfg.body_model),
-            "ground_truth": gt_lines(tests, cfg.data.eval_gt, cfg.body_model, warn=warn)}
-
-
-def claim_or_take_over(store, claim: dict, force: bool = False) -> str | None:
-    """Claims a run (`store.claim_run(**claim)`); when another row of its config is ``running``, one left by a dead
-    process of this host is marked failed and taken over. Returns the run_id, or None: finished before (unless
-    `force`) or held by a live worker (also with `force`: a forced run never takes a live run over)."""
-    run_id = store.claim_run(**claim, force=force)
-    if run_id is not None:
-        return run_id
-    dead = dead_local_claims(store, claim["config_hash"])
-    for run in dead:
-        store.fail_run(run["run_id"], f"interrupted: its process (pid {run['env']['pid']} on this host) died; "
-                       f"taken over by pid {os.getpid()}")
-        log.info("taking over run %s of %s (its process died)", run["run_id"], claim["config_hash"])
-    return store.claim_run(**claim, force=force) if dead else None
-
-
-def live_claim(store, config_hash: str) -> str:
-    """Who runs `config_hash` now: "run <id> on <host> (pid <pid>, last heartbeat <n> s ago)", or '' if nobody."""
-    import time
-
-    for run in store.runs(status="running"):
-        if run["config_hash"] == config_hash:
-            env = run["env"] if isinstance(run["env"], dict) else {}
-            beat = run.get("heartbeat_at") or run.get("created_at") or time.time()
-            return (f"run {run['run_id']} on {env.get('hostname', '?')} (pid {env.get('pid', '?')}, last heartbeat "
-                    f"{time.time() - beat:.0f} s ago)")
-    return ""
 
 
 @dataclass
@@ -277,7 +164,6 @@ class JobRunner:
         """Trains and tests `job` unless finished before (status "skipped") or held by another live worker
         ("busy"); a NaN/Inf loss gives "failed", a `StopRun` from `on_epoch` gives "stopped" (both marked failed
         in the store, with the reason); any other error marks the run failed and is raised."""
-        from hmr_bench.store import RunConflictError
         from hmr_bench.train.trainer import StopRun, train_run
 
         dist, store, main = self.dist, self.store, self.dist.is_main

@@ -1,7 +1,7 @@
 """The union image size of the shared-backbone mode when the config names none (Table 4's shared-M5 row)."""
 
 from hmr_bench.config import RunConfig, apply_overrides
-from hmr_bench.train.data import union_crop
+from hmr_bench.models.build import union_crop
 
 
 def _cfg(**over):

@@ -14,12 +14,14 @@ import torch
 
 from hmr_bench.cli import main as cli_main
 from hmr_bench.errors import InputError, NonFiniteLossError
+from hmr_bench.experiment.claims import dead_local_claims
+from hmr_bench.experiment.jobs import parse_shard, table_jobs
+from hmr_bench.experiment.runner import run_table
 from hmr_bench.store import ResultsStore
 from hmr_bench.tables import load_table
 from hmr_bench.train import trainer
 from hmr_bench.train.checkpoint import load_checkpoint
 from hmr_bench.train.data import build_data
-from hmr_bench.train.runner import dead_local_claims, parse_shard, run_table, table_jobs
 from tests.train import cache_fixture, nan_table, set_args, synth_root_fixture, tiny, tiny_config  # noqa: F401
 
 TEST_METRICS = ("mpjpe", "pa_mpjpe", "pve", "pa_pve")
@@ -147,8 +149,8 @@ def test_infinite_loss_weight_names_the_weighted_terms(cache):
 def test_force_is_refused_while_a_live_worker_runs_the_config(cache, capsys):
     """--force never takes over a run whose worker is alive (fresh heartbeat): the claim and the checkpoints it
     writes stay untouched, the command says who runs it and exits 1."""
+    from hmr_bench.experiment.runner import JobRunner
     from hmr_bench.store.store import runtime_env
-    from hmr_bench.train.runner import JobRunner
 
     url = f"sqlite:///{cache / 'r.sqlite'}"
     store = ResultsStore(url)
@@ -175,7 +177,7 @@ def test_force_is_refused_while_a_live_worker_runs_the_config(cache, capsys):
 def test_shards_cover_every_job_exactly_once(n):
     table = load_table("table2")
     every = [(j.row.name, j.seed) for j in table_jobs(table, "cpu")]
-    assert len(every) == 5 * 5 == len(set(every))  # 5 rows × the cpu profile's 5 seeds
+    assert len(every) == 5 * 8 == len(set(every))  # 5 rows × the cpu profile's 8 seeds
     parts = [[(j.row.name, j.seed) for j in table_jobs(table, "cpu", shard=parse_shard(f"{i}/{n}"))]
              for i in range(n)]
     seen = [job for part in parts for job in part]
@@ -302,8 +304,8 @@ def test_data_root_without_the_files(cache, tmp_path, capsys):
 def test_on_epoch_sees_each_validation_and_stop_run_ends_the_run(cache):
     """The callback gets each epoch's validation means; StopRun after epoch 1 ends the run there: "stopped" in the
     outcome, failed with the reason in the store, last.pt at epoch 0, no test metrics."""
+    from hmr_bench.experiment.runner import JobRunner
     from hmr_bench.store import ResultsStore
-    from hmr_bench.train.runner import JobRunner
 
     store = ResultsStore(cache / "r.sqlite")
     job = table_jobs(load_table("table2"), "smoke", seeds=[0], overrides=tiny(train__epochs=3), variants=["full"])[0]
@@ -343,7 +345,7 @@ def test_table_run_stores_the_trivial_baseline_once_and_prints_it(cache, capsys)
 def test_a_config_shared_by_two_tables_trains_once_and_counts_in_both(cache):
     """Table 4's M = 5 is Table 2's full model (same config hash): running Table 4 after Table 2 skips it as
     cached, and Table 4's results show it (through the store's alias) with Table 2's numbers."""
-    from hmr_bench.eval.table_results import table_result
+    from hmr_bench.experiment.table_results import table_result
 
     url = f"sqlite:///{cache / 'r.sqlite'}"
     kw = dict(store_url=url, overrides=tiny(train__epochs=1), progress=False)

@@ -1,4 +1,5 @@
-"""`hmr-bench pretrain`: the starting backbone of a profile, made reproducibly from SynthHMR training images.
+"""The starting backbone of a profile, made reproducibly from SynthHMR training images (`hmr-bench pretrain`,
+`experiment/cli.py`).
 
 The paper starts its backbones from 2D-pose weights trained on COCO; nothing can be downloaded here, so the cpu
 profile starts from a backbone trained by hmr-bench: a CLIFF model (single RoI, own box code) trained end to end
@@ -14,7 +15,6 @@ model, the wall time and the file's sha256 (the card, `models/assets/PRETRAINED.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -33,8 +33,8 @@ def pretrain(profile: str, out: str | Path, *, input: str = "proxy", n_train: in
              lr: float = 2e-4, batch_size: int = 32, seed: int = 0, store_url: str | None = None,
              extra: dict | None = None, progress: bool = True) -> dict:
     """Trains the CLIFF model, exports its backbone to `out` and returns the record written to `<out>.json`."""
+    from hmr_bench.experiment.runner import run_table
     from hmr_bench.store import ResultsStore
-    from hmr_bench.train.runner import run_table
 
     out = Path(out)
     overrides = {**pretrain_overrides(input, n_train, epochs, lr, batch_size), **(extra or {})}
@@ -71,27 +71,3 @@ def export_pretrained(config_hash: str, out: str | Path, store, wall_s: float | 
             "val_per_epoch": [val[e] for e in sorted(val)],
             "wall_s": round(wall_s if wall_s is not None else run.get("wall_time") or 0.0, 1), **counts,
             "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("pretrain", help="train a profile's starting backbone on SynthHMR training images",
-                              description=__doc__.split("\n\n")[1])
-    p.add_argument("--profile", default="cpu")
-    p.add_argument("--input", default="proxy", help="rgb | proxy (default: proxy)")
-    p.add_argument("--n-train", type=int, default=8000)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--store", default=None, help="results store (default: cache)")
-    p.add_argument("--out", required=True, help="backbone file to write (float16 state dict)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_pretrain)
-    return p
-
-
-def cmd_pretrain(args: argparse.Namespace) -> int:
-    record = pretrain(args.profile, args.out, input=args.input, n_train=args.n_train, epochs=args.epochs, lr=args.lr,
-                      batch_size=args.batch_size, seed=args.seed, store_url=args.store, progress=not args.quiet)
-    print(json.dumps(record, indent=2))
-    return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from hmr_bench.config import get_path
 from hmr_bench.eval.stats import Assessment, Interval, assess, mean_ci, paired_difference
 from hmr_bench.tables import Table
 
@@ -89,6 +90,16 @@ def table_result(store, table: Table, profile: str, protocol: str | None = None)
                        regime_text(finished))
 
 
+IDENTICAL_NOTE = ("the row's runs equal the reference's exactly, so the switched-off part has no path to the "
+                  "predictions in this regime (e.g. L_cont with a frozen backbone: its embedding is computed from the "
+                  "frozen features and feeds nothing else); the claim cannot be tested here")
+
+
+def identical(a) -> bool:
+    """True when a claim's paired difference is exactly 0 in every seed (the two rows are the same runs)."""
+    return a.measured == 0 and a.ci.low == 0 and a.ci.high == 0
+
+
 def regime_text(runs: list[dict]) -> str:
     """One sentence on what the finished `runs` were trained on and from (their stored configs), or ""."""
     cfgs = [r["config"] for r in runs if isinstance(r.get("config"), dict)]
@@ -96,12 +107,7 @@ def regime_text(runs: list[dict]) -> str:
         return ""
 
     def one(path: str):
-        values = set()
-        for c in cfgs:
-            v = c
-            for k in path.split("."):
-                v = v.get(k) if isinstance(v, dict) else None
-            values.add(repr(v) if isinstance(v, (list, dict)) else v)
+        values = {repr(v) if isinstance(v, (list, dict)) else v for v in (get_path(c, path) for c in cfgs)}
         return values.pop() if len(values) == 1 else "varies"
 
     n_train, batch, epochs = one("data.n_train"), one("train.batch_size"), one("train.epochs")
@@ -191,6 +197,8 @@ def format_text(res: TableResult) -> str:
             half = (a.ci.high - a.ci.low) / 2 if a else math.nan
             if a and math.isnan(half):
                 detail = f"  measured {a.measured:+.2f} mm (one seed: no interval)"
+            elif a and identical(a):
+                detail = f"  measured +0.00 mm in every seed: {IDENTICAL_NOTE}"
             elif a:
                 detail = f"  measured {a.measured:+.2f} mm, 95% CI ±{half:.2f} mm" + (
                     "" if half <= RESOLUTION_MM else f" (wider than {RESOLUTION_MM} mm: cannot resolve it)")
