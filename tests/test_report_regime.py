@@ -50,6 +50,10 @@ def test_ratios_and_regime_in_the_text_table(store):
     # n = 2: half-width t(0.975, 1) · sd / √2 = 12.706 · 0.7071 / 1.4142 = 6.35 mm (wider than 1.5 mm)
     assert re.search(r"measured \+9\.50 mm, 95% CI ±6\.35 mm \(wider than 1\.5 mm", text)
     assert "Removing L_cont raises MPJPE (+2.6 mm).  measured +0.00 mm in every seed: the row's runs equal" in text
+    # a claim between two rows other than the reference: none − no-cont, paired over seeds = the same +9.50 ± 6.35
+    assert ("[reproduced] Removing all three raises MPJPE more than removing L_cont alone (+3.6 mm in the paper).  "
+            "measured +9.50 mm, 95% CI ±6.35 mm") in text
+    assert "[not run] Removing all three raises MPJPE more than removing RAF alone" in text
 
 
 def test_regime_ratios_and_card_link_on_the_page(store, tmp_path):

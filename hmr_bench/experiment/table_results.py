@@ -76,18 +76,32 @@ def table_result(store, table: Table, profile: str, protocol: str | None = None)
     for rr in rows:
         if ref is None or rr is ref:
             continue
-        for metric, per_seed in rr.seeds.items():
-            shared = sorted(set(per_seed) & set(ref.seeds.get(metric, {})))
-            if shared:
-                rr.diff[metric] = paired_difference({s: per_seed[s] for s in shared},
-                                                    {s: ref.seeds[metric][s] for s in shared})
+        for metric in rr.seeds:
+            d = _paired(rr, ref, metric)
+            if d is not None:
+                rr.diff[metric] = d
     claims = []
+    by_name = {r.name: r for r in rows}
     for c in table.claims:
-        row = next((r for r in rows if r.name == c.row), None)
-        ci = row.diff.get(c.metric) if row else None
+        row, other = by_name.get(c.row), by_name.get(c.reference_row)
+        if row is None:
+            ci = None
+        elif c.reference_row == table.reference:
+            ci = row.diff.get(c.metric)
+        else:  # a claim between two other rows (e.g. "removing all three hurts more than removing RAF alone")
+            ci = _paired(row, other, c.metric) if other is not None else None
         claims.append((c, assess(c, ci) if ci is not None else None))
     return TableResult(table, profile, protocol, rows, claims, trivial_metrics(store, finished, protocol),
                        regime_text(finished))
+
+
+def _paired(row: RowResult, other: RowResult, metric: str) -> Interval | None:
+    """row − other over their shared seeds (paired t-interval), or None without a shared seed."""
+    a, b = row.seeds.get(metric, {}), other.seeds.get(metric, {})
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        return None
+    return paired_difference({s: a[s] for s in shared}, {s: b[s] for s in shared})
 
 
 IDENTICAL_NOTE = ("the row's runs equal the reference's exactly, so the switched-off part has no path to the "
