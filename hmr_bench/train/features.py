@@ -1,15 +1,17 @@
 """Frozen-backbone training (`train.backbone = "frozen"`): each split's backbone features computed once, cached,
 and fed to fusion + head for as many steps as the budget allows.
 
-    feats = cached_features(model.backbone, dataset, cfg, device)     # FeatureSet: features (N, M, d) + fields
+    feats = cached_features(model.backbone, dataset, device)          # FeatureSet: features (N, M, d) + fields
     loader = FeatureLoader(feats, batch_size=32, shuffle=True, seed=0, drop_last=True)
     for batch in loader: ...                                           # like a DataLoader batch, "features"
                                                                        # in place of "crops"
-Every component Tables 2–4 and Fig. 8 ablate (fusion, relation encoding, head, camera and contrastive losses, M)
-acts after the backbone, so they all train normally; what is lost is the gradient of those losses into the
-backbone (the cpu profile's card measures what that changes). The features are those of the un-augmented RoI
-crops (eval-mode backbone, BatchNorm running statistics), so a frozen run sees each training sample the same way
-every epoch.
+Fusion, relation encoding, head, camera loss and M (what Tables 2–4 and Fig. 8 ablate) act after the backbone and
+train normally; what is lost is every loss's gradient into the backbone. The contrastive loss then has no effect
+at all: its embedding is computed from the frozen features and feeds nothing else, so a row without it is the
+same run (the report marks such claims as not testable). `train.tail_blocks = n` keeps the last n conv blocks
+training on cached inputs to them (cnn-* backbones), which gives it a path back; the cpu profile's card measures
+both. The features are those of the un-augmented RoI crops (eval-mode backbone, BatchNorm running statistics), so
+a frozen run sees each training sample the same way every epoch.
 
 Cache: ``<cache>/features/<key>.pt``, key = sha256 of the dataset file, the sample layout (M, crop size, RoI and
 rotation variants, input), the backbone's name and weights, and the code version; written atomically, read with
