@@ -227,3 +227,21 @@ def test_the_checks_see_what_they_must(tmp_path):
     assert unit("hmr_bench.experiment.runner") == "experiment" and unit("hmr_bench") == PACKAGE
     assert inside("hmr_bench.models.build", "models") and inside("hmr_bench.models", "models")
     assert not inside("hmr_bench.models_extra", "models") and not inside("hmr_bench.models.common", "models.build")
+
+
+def test_no_subcommand_module_reaches_up_to_the_top_cli():
+    """`hmr_bench/cli.py` is the top: the subcommands' own cli/__main__ modules never import it (house rule)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "hmr_bench"
+    offenders = []
+    for f in root.rglob("*.py"):
+        if f == root / "cli.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "hmr_bench.cli" or n.startswith("hmr_bench.cli.") for n in names):
+                offenders.append(str(f.relative_to(root)))
+    assert offenders == []
