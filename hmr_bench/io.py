@@ -1,4 +1,5 @@
-"""File I/O shared by every part of hmr-bench: atomic writes, a lock between processes, pickle-free ``.npz`` reads."""
+"""File I/O shared by every part of hmr-bench: atomic writes, a lock between processes, pickle-free ``.npz`` reads,
+and whether a process of this host still exists (`pid_alive`)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,29 @@ def file_lock(path: str | os.PathLike | None, on_wait: Callable[[], None] | None
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def pid_alive(pid) -> bool:
+    """Whether process `pid` may still exist on this host (``os.kill(pid, 0)``, which sends nothing).
+
+    False only when the system says there is no such process (ProcessLookupError). True when it exists, when it
+    belongs to another user (PermissionError), and when `pid` is no usable process id (not an integer, ≤ 0,
+    too large): a caller then leaves the decision to a slower rule (a heartbeat), never takes over a live run.
+    A child that has exited but was not reaped yet (a zombie) still exists.
+    """
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError, OverflowError):
+        return True
+    if pid <= 0:  # 0 and negative numbers name process groups, not a process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def load_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:

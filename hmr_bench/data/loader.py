@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from hmr_bench.data.dataset import SampleKey
 from hmr_bench.errors import InputError
+from hmr_bench.io import pid_alive
 
 
 class EpochSampler(Sampler):
@@ -99,12 +100,9 @@ def _exit_with(pid: int, poll_s: float = 1.0) -> None:
     except ProcessLookupError:
         os._exit(1)
     except (AttributeError, OSError):  # no pidfd (not Linux ≥ 5.3)
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
+        while pid_alive(pid):
             time.sleep(poll_s)
+        os._exit(1)
     select.select([fd], [], [])  # readable once the process has ended
     os._exit(1)
 

@@ -12,6 +12,8 @@ import os
 import socket
 import time
 
+from hmr_bench.io import pid_alive
+
 log = logging.getLogger(__name__)
 
 
@@ -23,13 +25,9 @@ def dead_local_claims(store, config_hash: str) -> list[dict]:
         if run["config_hash"] != config_hash:
             continue
         env = run["env"] if isinstance(run["env"], dict) else {}
-        if env.get("hostname") == socket.gethostname() and env.get("pid"):
-            try:
-                os.kill(int(env["pid"]), 0)
-            except ProcessLookupError:
-                dead.append(run)
-            except (PermissionError, ValueError, OverflowError):
-                pass  # alive under another user, or not a pid: leave it to the stale-heartbeat rule
+        # alive under another user, or not a pid: left to the stale-heartbeat rule
+        if env.get("hostname") == socket.gethostname() and env.get("pid") and not pid_alive(env["pid"]):
+            dead.append(run)
     return dead
 
 

@@ -1,9 +1,10 @@
 """The optuna side of a sweep: the study storage, the seeded sampler, and recovery of trials whose process died.
 
 Storage: a SQLite file by default (``<cache>/sweeps.sqlite``, beside the results store) or any SQLAlchemy URL
-(PostgreSQL: several machines work one study). SQLite is hardened for several processes: WAL, a busy timeout and
-``BEGIN IMMEDIATE`` for every transaction, so optuna's read-then-write steps (taking a queued trial, failing a
-dead one) are atomic between processes, as ``SELECT … FOR UPDATE`` makes them on PostgreSQL.
+(PostgreSQL: several machines work one study). SQLite is hardened for several processes as the results store is
+(`store.database.harden_sqlite`): WAL, a busy timeout, foreign keys on and ``BEGIN IMMEDIATE`` for every
+transaction, so optuna's read-then-write steps (taking a queued trial, failing a dead one) are atomic between
+processes, as ``SELECT … FOR UPDATE`` makes them on PostgreSQL.
 
 A trial left RUNNING by a dead process is failed and queued again (WAITING, same parameters, its intermediate
 values kept; optuna's ``failed_trial`` / ``retry_history`` system attributes) exactly once — by whichever process
@@ -35,9 +36,10 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
 from hmr_bench.errors import InputError
-from hmr_bench.io import file_lock
+from hmr_bench.io import file_lock, pid_alive
 from hmr_bench.paths import cache_root
 from hmr_bench.store import STALE_AFTER_S
+from hmr_bench.store.database import CONNECT_TIMEOUT_S, engine_options, harden_sqlite, sqlite_file
 from hmr_bench.store.redact import redact_text, redact_url, url_secrets
 from hmr_bench.sweep.space import SweepSpec, check_study_name, spec_differences
 
@@ -51,8 +53,6 @@ RETRAIN_ATTR = "hmr_bench.retrain"
 PROCESS_ATTRS = ("host", "pid")  # user attrs of the process running a trial (not copied to a retry)
 _EXPECTED_URL = ("a SQLAlchemy URL such as sqlite:////abs/path/sweeps.sqlite (or a file path) or "
                  "postgresql+psycopg://user:password@host/dbname")
-_TIMEOUT_ARG = {"psycopg2": "connect_timeout", "psycopg": "connect_timeout", "pg8000": "timeout",
-                "pymysql": "connect_timeout", "mysqldb": "connect_timeout"}
 
 
 def default_storage_url() -> str:
@@ -81,24 +81,19 @@ def open_storage(url: str | os.PathLike | None = None, *, heartbeat: bool = True
     except Exception as e:
         raise InputError(where, "url", found=f"an unreadable URL or unknown database ({type(e).__name__})",
                          expected=_EXPECTED_URL) from None
-    kw: dict = {}
     lock_path = None
     if u.get_backend_name() == "sqlite":
-        lock_path = _sqlite_lock_path(u, where)
-        kw["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-    else:
-        arg = _TIMEOUT_ARG.get(u.get_driver_name())
-        if arg and arg not in u.query:
-            kw["connect_args"] = {arg: 5}
-        kw["pool_pre_ping"] = True
+        db_file = sqlite_file(u, where)
+        lock_path = None if db_file is None else db_file.with_name(db_file.name + ".lock")
+    kw = engine_options(u, sqlite_busy_timeout_s=SQLITE_TIMEOUT_S, connect_timeout_s=CONNECT_TIMEOUT_S)
     hb = dict(heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, heartbeat_stale_trial_callback=retry_trial)
     # SQLite: one process of this host at a time creates the schema (PostgreSQL: `_rdb_storage` retries)
     with file_lock(lock_path), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             storage = _rdb_storage(u.render_as_string(hide_password=False), kw, hb if heartbeat else {})
-            if lock_path is not None:
-                _harden_sqlite(storage.engine)
+            if lock_path is not None:  # a SQLite file: the results store's set-up (drops the connections opened)
+                harden_sqlite(storage.engine, SQLITE_TIMEOUT_S * 1000)
         except ImportError as e:
             raise InputError(where, "url", found=f"the database driver for '{u.drivername}' is not installed "
                              f"({redact_text(str(e.__cause__ or e), url_secrets(u))})",
@@ -122,48 +117,6 @@ def _rdb_storage(url: str, engine_kwargs: dict, heartbeat: dict, attempts: int =
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _sqlite_lock_path(u, where: str) -> Path | None:
-    db = u.database
-    if not db or db == ":memory:" or db.startswith("file:"):
-        return None
-    path = Path(db).expanduser()
-    if path.is_dir():
-        raise InputError(where, "url", found=f"{path} is a directory", expected="the path of a SQLite file")
-    blocker = next((p for p in path.parents if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise InputError(where, "url", found=f"{blocker} is a file, not a folder",
-                         expected="a SQLite file path in a writable folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(where, "url", found=f"the folder {path.parent} cannot be created ({e.strerror or e})",
-                         expected="a SQLite file path in a writable folder") from None
-    if not os.access(path.parent, os.W_OK):
-        raise InputError(where, "url", found=f"the folder {path.parent} is not writable",
-                         expected="a SQLite file path in a writable folder")
-    return path.with_name(path.name + ".lock")
-
-
-def _harden_sqlite(engine) -> None:
-    """WAL, busy timeout and BEGIN IMMEDIATE on every new connection of optuna's engine (then drops the old ones)."""
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # the BEGIN below replaces pysqlite's own
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_TIMEOUT_S * 1000}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    engine.dispose()
 
 
 # ------------------------------------------------------------------ sampler and pruner
@@ -341,7 +294,7 @@ def recover_dead_trials(study: optuna.Study) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
         if t.user_attrs.get("host") == host and isinstance(pid, int) and pid != me:
-            why = None if _alive(pid) else f"interrupted: its process (pid {pid} on this host) died"
+            why = None if pid_alive(pid) else f"interrupted: its process (pid {pid} on this host) died"
         elif pid is None and t.datetime_start is not None and (now - t.datetime_start).total_seconds() > GRACE_S:
             why = "interrupted: its process died before it started training"
         else:
@@ -361,16 +314,6 @@ def recover_dead_trials(study: optuna.Study) -> list[int]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # other hosts: heartbeat older than GRACE_S → retry_trial
     return failed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # alive under another user (or not a pid): leave it to the heartbeat rule
-    return True
 
 
 class Heartbeat:

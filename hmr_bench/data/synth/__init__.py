@@ -1,8 +1,9 @@
 """SynthHMR: the synthetic benchmark hmr-bench renders with exact ground truth.
 
-`raster` draws a mesh into face-id and depth buffers; `render` paints a person over a background with
-clothing colours, lighting and occluders and derives the image labels (mask, parts, keypoint visibility,
-occlusion ratio); `render_person` renders a chunk of scenes (`scene`) into image files written by `png`, and
+`raster` draws a mesh into face-id and depth buffers; `appearance` samples clothing and skin colours per body
+part, `background` the scene behind the person and `occluders` the boxes and bars in front; `render` composes
+them with lighting and derives the image labels (mask, parts, keypoint visibility, occlusion ratio);
+`render_person` renders a chunk of scenes (`scene`) into image files written by `png`, and
 `generate` builds and caches whole datasets from those chunks.
 """
 

@@ -1,28 +1,39 @@
-"""SynthHMR's renderer: a rasterised body over a textured background, with clothing colours, flat Lambert
-shading, occluders, part labels, keypoint visibility and occlusion ratio.
+"""SynthHMR's renderer: the shaded body composited over a background with occluders in front, and the exact image
+labels (mask, part map, depth, keypoint visibility, occlusion ratio).
 
 Camera frame (OpenCV): x right, y down, z forward, metres; K = (fx, fy, cx, cy) in pixels; pixel centres at
-integer + 0.5 (see `raster`). Colours are albedos in [0, 1]; images are (H, W, 3) uint8 RGB.
+integer + 0.5 (see `raster`). Images are (H, W, 3) uint8 RGB. Flat Lambert shading of each face's part albedo
+(`appearance`), lit two-sided.
 
-Body parts are the 24 SMPL joints (a face's part is the dominant joint of its vertices' skinning weights,
-`face_parts`); clothing is painted per *region* (`REGIONS`), a group of parts that one garment covers, and a
-region always holds left and right together, so colour never tells left from right.
-
-The per-pixel work (rasterising, the background, occluders, shading and compositing) runs in numba kernels;
-random draws stay with numpy's Generator (per-pixel noise from its raw 64-bit words, `_uniform_noise`), so
-every function is deterministic given its rng or seed.
+What is drawn comes from the modules beside this one: how the person looks (`appearance`), the background
+(`background`) and the occluders (`occluders`); their names are importable from here too. The per-pixel work
+(rasterising, shading and compositing, visibility) runs in numba kernels; random draws stay with numpy's Generator
+(per-pixel noise from its raw 64-bit words, `appearance.uniform_noise`), so every function is deterministic given
+its rng or seed.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
-from hmr_bench.body.joint_sets import SMPL24, SMPL24_PARENTS
+from hmr_bench.data.synth.appearance import (
+    JOINT_REGION,
+    PART_NEIGHBOURS,
+    REGION_JOINTS,
+    REGIONS,
+    SKIN_TONES,
+    Appearance,
+    face_parts,
+    sample_appearance,
+    skin_tone,
+    uniform_noise,
+)
+from hmr_bench.data.synth.background import make_background
+from hmr_bench.data.synth.occluders import Occluders, sample_occluders
 from hmr_bench.data.synth.raster import (
     NEAR,
     ProjectedMesh,
@@ -33,421 +44,6 @@ from hmr_bench.data.synth.raster import (
     rasterize_projected,
 )
 from hmr_bench.errors import InputError
-
-# ---------------------------------------------------------------------------------------------------- parts
-REGION_JOINTS: dict[str, tuple[str, ...]] = {
-    "torso": ("spine1", "spine2", "spine3", "left_collar", "right_collar"),
-    "hips": ("pelvis",),
-    "upper_arms": ("left_shoulder", "right_shoulder"),  # a joint's weights move the bone after it
-    "lower_arms": ("left_elbow", "right_elbow"),
-    "hands": ("left_wrist", "right_wrist", "left_hand", "right_hand"),
-    "thighs": ("left_hip", "right_hip"),
-    "shins": ("left_knee", "right_knee"),
-    "feet": ("left_ankle", "right_ankle", "left_foot", "right_foot"),
-    "neck": ("neck",),
-    "head": ("head",),
-}
-REGIONS = tuple(REGION_JOINTS)
-JOINT_REGION = np.array([next(i for i, js in enumerate(REGION_JOINTS.values()) if name in js) for name in SMPL24],
-                        np.uint8)  # (24,) region index of each SMPL joint
-# PART_NEIGHBOURS[j, p]: surface of part p counts as joint j's own for keypoint visibility (itself, its parent
-# and its children in the SMPL kinematic tree). (24, 24) bool, symmetric.
-PART_NEIGHBOURS = np.eye(24, dtype=bool)
-for _child, _parent in enumerate(SMPL24_PARENTS):
-    if _parent >= 0:
-        PART_NEIGHBOURS[_child, _parent] = PART_NEIGHBOURS[_parent, _child] = True
-PART_NEIGHBOURS.flags.writeable = False
-
-
-def face_parts(weights: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Part of each face: the joint with the largest summed skinning weight over its three vertices.
-    weights: (V, 24); faces: (F, 3) -> (F,) uint8 SMPL joint index (ties: the lower index)."""
-    w = np.asarray(weights)
-    f = np.asarray(faces)
-    if w.ndim != 2 or w.shape[1] != 24:
-        raise InputError("face_parts", "weights", found=f"shape {w.shape}", expected="shape (V, 24)")
-    if f.ndim != 2 or f.shape[1] != 3 or (f.size and (f.min() < 0 or f.max() >= len(w))):
-        raise InputError("face_parts", "faces", found=f"shape {f.shape}", expected=f"(F, 3) indices < {len(w)}")
-    return (w[f[:, 0]] + w[f[:, 1]] + w[f[:, 2]]).argmax(1).astype(np.uint8)
-
-
-# ----------------------------------------------------------------------------------------------- appearance
-@dataclass(frozen=True, eq=False)
-class Appearance:
-    """How one person looks.
-
-    region_rgb: (len(REGIONS), 3) albedo in [0, 1] per region, skin already painted on exposed regions;
-    skin_rgb: (3,); long_sleeves / long_trousers: the garment cut that decided which regions show skin;
-    light_dir: (3,) unit vector in the camera frame from the surface towards the light (z < 0: camera side);
-    shade = ambient + diffuse · max(0, n·light_dir); noise: per-pixel noise amplitude in uint8 steps (uniform in
-    [-noise, noise] per channel); seed: seeds that noise, so rendering is a pure function of its inputs.
-    """
-
-    region_rgb: np.ndarray
-    skin_rgb: np.ndarray
-    long_sleeves: bool
-    long_trousers: bool
-    light_dir: np.ndarray
-    ambient: float
-    diffuse: float
-    noise: int = 0
-    seed: int = 0
-
-    def joint_rgb(self) -> np.ndarray:
-        """(24, 3) albedo of each SMPL part."""
-        return np.asarray(self.region_rgb, np.float32)[JOINT_REGION]
-
-
-# Common garment colours (sRGB, 0..1): blacks, greys, whites, blues, denim, khaki, olive, browns, reds, ...
-_GARMENT_PALETTE = np.array([
-    [0.08, 0.08, 0.09], [0.22, 0.22, 0.24], [0.50, 0.50, 0.52], [0.92, 0.92, 0.90], [0.10, 0.14, 0.30],
-    [0.25, 0.35, 0.55], [0.60, 0.72, 0.85], [0.76, 0.69, 0.50], [0.40, 0.42, 0.20], [0.40, 0.27, 0.17],
-    [0.45, 0.10, 0.15], [0.75, 0.15, 0.15], [0.15, 0.45, 0.25], [0.85, 0.78, 0.65], [0.80, 0.62, 0.15],
-    [0.90, 0.60, 0.70], [0.40, 0.25, 0.55], [0.90, 0.45, 0.15],
-], np.float32)
-# Skin tones from light to dark (sRGB, 0..1); a tone is a point on this piecewise-linear curve.
-SKIN_TONES = np.array([
-    [0.96, 0.84, 0.75], [0.90, 0.72, 0.60], [0.78, 0.57, 0.44], [0.62, 0.43, 0.31], [0.45, 0.30, 0.21],
-    [0.30, 0.20, 0.14],
-], np.float32)
-
-
-def _check_difficulty(difficulty: float, source: str) -> float:
-    if not 0.0 <= difficulty <= 1.0:
-        raise InputError(source, "difficulty", found=difficulty, expected="a number in [0, 1]")
-    return float(difficulty)
-
-
-def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
-    k = (np.array([5.0, 3.0, 1.0]) + h * 6.0) % 6.0
-    return (v - v * s * np.maximum(np.minimum(np.minimum(k, 4.0 - k), 1.0), 0.0)).astype(np.float32)
-
-
-def _garment_colour(rng: np.random.Generator) -> np.ndarray:
-    """(3,) a clothing-like albedo: a common garment colour (jittered) or, less often, any moderate colour."""
-    if rng.random() < 0.7:
-        base = _GARMENT_PALETTE[rng.integers(len(_GARMENT_PALETTE))]
-        return np.minimum(np.maximum(base + rng.uniform(-0.06, 0.06, 3), 0.02), 0.98).astype(np.float32)  # clip
-    return _hsv_to_rgb(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.15, 0.95))
-
-
-def skin_tone(rng: np.random.Generator) -> np.ndarray:
-    """(3,) a skin albedo drawn uniformly along `SKIN_TONES`, jittered by a few percent."""
-    t = rng.uniform(0, len(SKIN_TONES) - 1)
-    i = min(int(t), len(SKIN_TONES) - 2)
-    tone = SKIN_TONES[i] + (t - i) * (SKIN_TONES[i + 1] - SKIN_TONES[i])
-    return np.minimum(np.maximum(tone * rng.uniform(0.95, 1.05) + rng.uniform(-0.02, 0.02, 3), 0.0), 1.0).astype(
-        np.float32)  # clip
-
-
-def sample_appearance(rng: np.random.Generator, difficulty: float, background: np.ndarray | None = None
-                      ) -> Appearance:
-    """A random person look: top, bottom and shoe colours, a skin tone, sleeve/trouser cut, and lighting.
-
-    difficulty in [0, 1]: harder means darker, more directional lighting (light up to 85° off the camera axis
-    instead of 25°, less ambient) and stronger pixel noise; with `background` ((H, W, 3) uint8) given, garment
-    colours are also pulled towards its mean colour by up to 70 % · difficulty (lower contrast).
-    """
-    d = _check_difficulty(difficulty, "sample_appearance")
-    top, bottom, shoes = (_garment_colour(rng) for _ in range(3))
-    if background is not None:
-        mean = _rgb_mean(background) / 255.0
-        pulls = rng.uniform(0.0, 0.7 * d, 3)
-        top, bottom, shoes = ((1 - p) * c + p * mean for p, c in zip(pulls, (top, bottom, shoes)))
-    skin = skin_tone(rng)
-    long_sleeves, long_trousers = bool(rng.random() < 0.5), bool(rng.random() < 0.6)
-    colour = {"torso": top, "upper_arms": top, "lower_arms": top if long_sleeves else skin, "hands": skin,
-              "hips": bottom, "thighs": bottom, "shins": bottom if long_trousers else skin, "feet": shoes,
-              "neck": skin, "head": skin}
-    off_axis = math.radians(rng.uniform(0.0, 25.0 + 60.0 * d))
-    azimuth = rng.uniform(0.0, 2 * math.pi)
-    light = np.array([math.sin(off_axis) * math.cos(azimuth), math.sin(off_axis) * math.sin(azimuth),
-                      -math.cos(off_axis)], np.float32)
-    brightness = rng.uniform(0.9, 1.05) - 0.4 * d * rng.random()
-    ambient_share = rng.uniform(0.35, 0.6) - 0.25 * d
-    return Appearance(
-        region_rgb=np.stack([colour[r] for r in REGIONS]).astype(np.float32), skin_rgb=skin,
-        long_sleeves=long_sleeves, long_trousers=long_trousers, light_dir=light,
-        ambient=float(brightness * ambient_share), diffuse=float(brightness * (1 - ambient_share)),
-        noise=int(round(2 + 10 * d * rng.uniform(0.5, 1.0))), seed=int(rng.integers(2**31)))
-
-
-# ----------------------------------------------------------------------------------------------- background
-@njit(cache=True)
-def _rgb_mean_u8(pixels):
-    """(N, 3) uint8 pixels -> (3,) float64 mean of each channel (exact integer sums)."""
-    s0 = s1 = s2 = 0
-    for i in range(pixels.shape[0]):
-        s0 += pixels[i, 0]
-        s1 += pixels[i, 1]
-        s2 += pixels[i, 2]
-    n = max(pixels.shape[0], 1)
-    return np.array([s0 / n, s1 / n, s2 / n])
-
-
-def _rgb_mean(image: np.ndarray) -> np.ndarray:
-    """(..., 3) image -> (3,) float64 mean colour."""
-    pixels = np.ascontiguousarray(image).reshape(-1, 3)
-    return _rgb_mean_u8(pixels) if pixels.dtype == np.uint8 else pixels.astype(np.float64).mean(0)
-
-
-_GRID = 17  # resolution of the smooth layer (gradient + value noise) before it is upsampled to the image
-_OCTAVES = np.array([2, 3, 5, 9, 17])  # value-noise grids, coarse to fine, each with half the previous amplitude
-
-
-def make_background(rng: np.random.Generator, height: int, width: int, difficulty: float) -> np.ndarray:
-    """A textured background (height, width, 3) uint8: a colour gradient plus multi-scale value noise (built on
-    a 17x17 grid, upsampled smoothly), then a few flat rectangles and striped patches, then pixel noise.
-    difficulty in [0, 1] adds clutter (more shapes), texture contrast and noise."""
-    d = _check_difficulty(difficulty, "make_background")
-    if int(height) != height or int(width) != width or height < 1 or width < 1:
-        raise InputError("make_background", "height/width", found=(height, width), expected="positive integers")
-    height, width = int(height), int(width)
-    angle = rng.uniform(0, 2 * math.pi)
-    colours = np.stack([rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.95, 3)])  # gradient end colours
-    amplitude = rng.uniform(0.1, 0.2) + 0.15 * d
-    octaves = np.concatenate([np.concatenate([rng.uniform(-1, 1, (n, n, 1)), rng.uniform(-1, 1, (n, n, 3))], -1)
-                              .ravel() for n in _OCTAVES])  # per node: luminance, then 3 chroma values
-    smooth = _smooth_grid(angle, colours, amplitude, octaves, _OCTAVES)
-    patches = np.array([_sample_patch(rng, height, width) for _ in range(rng.poisson(1.0 + 5.0 * d))],
-                       np.float64).reshape(-1, 11)
-    bits = rng.bit_generator.random_raw((height * width + 3) // 4)
-    image = np.empty((height, width, 3), np.uint8)
-    _background_kernel(smooth, *_upsample_index(height, _GRID), *_upsample_index(width, _GRID), patches,
-                       3 + int(10 * d), bits, image)
-    return image
-
-
-def _sample_patch(rng: np.random.Generator, height: int, width: int) -> tuple:
-    """A random flat rectangle or striped patch: (row0, col0, row1, col1) its pixel box clipped to the image
-    (never empty), colour (3,) in 0..255, alpha, stripe period (0 = flat), cos and sin of the stripe angle."""
-    ph, pw = int(rng.uniform(0.1, 0.6) * height) + 1, int(rng.uniform(0.1, 0.6) * width) + 1
-    y0, x0 = int(rng.integers(-ph // 2, height)), int(rng.integers(-pw // 2, width))
-    colour, alpha = rng.uniform(0, 255, 3), rng.uniform(0.4, 1.0)
-    period, angle = (0.0, 0.0) if rng.random() < 0.5 else (rng.uniform(3.0, 24.0), rng.uniform(0, math.pi))
-    return (max(y0, 0), max(x0, 0), min(y0 + ph, height), min(x0 + pw, width), *colour, alpha, period,
-            math.cos(angle), math.sin(angle))
-
-
-@njit(cache=True)
-def _smooth_grid(angle, colours, amplitude, octaves, nodes):
-    """(17, 17, 3) colours in 0..1 of the smooth layer: a linear gradient between colours (2, 3) along `angle`
-    (normalised to span the grid), plus value-noise octaves on nodes[o]² grids (values from `octaves`: per node
-    a luminance and three chroma values in [−1, 1], chroma halved), each smoothstep-upsampled to 17² (the
-    17-node octave as is) with amplitude halving from `amplitude`."""
-    g = _GRID
-    out = np.empty((g, g, 3))
-    cos, sin = math.cos(angle), math.sin(angle)
-    lo, hi = min(0.0, cos) + min(0.0, sin), max(0.0, cos) + max(0.0, sin)
-    for i in range(g):
-        for j in range(g):
-            t = ((cos * j + sin * i) / (g - 1) - lo) / max(hi - lo, 1e-6)
-            for c in range(3):
-                out[i, j, c] = colours[0, c] + (colours[1, c] - colours[0, c]) * t
-    k = 0
-    for n in nodes:
-        for i in range(g):
-            si, ti = _smoothstep_node(i, g, n)
-            for j in range(g):
-                sj, tj = _smoothstep_node(j, g, n)
-                for c in range(3):
-                    v = 0.0
-                    for a, wa in ((si, 1.0 - ti), (si + 1, ti)):
-                        for b, wb in ((sj, 1.0 - tj), (sj + 1, tj)):
-                            node = k + 4 * (min(a, n - 1) * n + min(b, n - 1))
-                            v += wa * wb * (octaves[node] + 0.5 * octaves[node + 1 + c])
-                    out[i, j, c] += amplitude * v
-        k += 4 * n * n
-        amplitude *= 0.5
-    return out
-
-
-@lru_cache(maxsize=32)
-def _upsample_index(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
-    """`_smoothstep_node` of every output: i (n_out,) int64 and t (n_out,) float64, read-only."""
-    i, t = np.array([_smoothstep_node(k, n_out, n_in) for k in range(n_out)], np.float64).T.copy()
-    i = i.astype(np.int64)
-    i.flags.writeable = t.flags.writeable = False
-    return i, t
-
-
-@njit(cache=True, inline="always")
-def _smoothstep_node(k, n_out, n_in):
-    """Smooth interpolation of n_out outputs spanning n_in grid nodes: output k = (1 − t)·node[i] + t·node[i + 1];
-    returns (i, t), the identity when n_out == n_in."""
-    if n_in == n_out:
-        return k, 0.0
-    s = (k + 0.5) / n_out * (n_in - 1)
-    i = min(int(s), n_in - 2)
-    t = s - i
-    return i, t * t * (3.0 - 2.0 * t)
-
-
-@njit(cache=True, inline="always")
-def _uniform_noise(bits, index, amp):
-    """The index-th 16-bit word of the random words bits (uint64) mapped to an integer in [−amp, amp]."""
-    word = (bits[index >> 2] >> np.uint64(16 * (index & 3))) & np.uint64(0xFFFF)
-    return ((np.int64(word) * (2 * amp + 1)) >> 16) - amp
-
-
-@njit(cache=True)
-def _background_kernel(smooth, row_i, row_t, col_i, col_t, patches, amp, bits, out):
-    """Fills out (H, W, 3) uint8, one row at a time: the smooth layer (smooth (17, 17, 3) in 0..1, interpolated
-    with row_i / row_t (H,) and col_i / col_t (W,), see `_upsample_index`), then the patches (P, 11) blended in
-    order (a striped one only where ((x·cos + y·sin) / period) mod 1 < 0.5 at pixel (x, y)), then the same
-    noise in [−amp, amp] on the three channels of a pixel, clipped to 0..255 and truncated."""
-    height, width = out.shape[:2]
-    grid_row = np.empty((smooth.shape[1], 3))
-    line = np.empty((width, 3))
-    for y in range(height):
-        i, t = row_i[y], row_t[y]
-        for j in range(smooth.shape[1]):
-            for c in range(3):
-                grid_row[j, c] = 255.0 * (smooth[i, j, c] * (1.0 - t) + smooth[i + 1, j, c] * t)
-        for x in range(width):
-            j, t = col_i[x], col_t[x]
-            for c in range(3):
-                line[x, c] = grid_row[j, c] * (1.0 - t) + grid_row[j + 1, c] * t
-        for p in range(patches.shape[0]):
-            if not patches[p, 0] <= y < patches[p, 2]:
-                continue
-            alpha, period, cos, sin = patches[p, 7], patches[p, 8], patches[p, 9], patches[p, 10]
-            for x in range(int(patches[p, 1]), int(patches[p, 3])):
-                if period != 0.0:
-                    q = (x * cos + y * sin) / period
-                    if q - math.floor(q) >= 0.5:
-                        continue
-                for c in range(3):
-                    line[x, c] += alpha * (patches[p, 4 + c] - line[x, c])
-        for x in range(width):
-            noise = _uniform_noise(bits, y * width + x, amp)
-            for c in range(3):
-                out[y, x, c] = np.uint8(min(max(line[x, c] + noise, 0.0), 255.0))
-
-
-# ------------------------------------------------------------------------------------------------ occluders
-@dataclass(frozen=True, eq=False)
-class Occluders:
-    """Things in front of the person: mask (H, W) bool and their colours rgb (H, W, 3) uint8 (used where mask)."""
-
-    mask: np.ndarray
-    rgb: np.ndarray
-
-
-def sample_occluders(rng: np.random.Generator, height: int, width: int, person_box, difficulty: float
-                     ) -> Occluders:
-    """Random occluders: rotated rectangles, ellipses and star-shaped polygons, each with its own colour,
-    gradient, optional stripes and noise. person_box: (x0, y0, x1, y1) pixels.
-
-    With probability 0.3 + 0.6·difficulty there is at least one (1 + Poisson(1.5·difficulty) in all); each is
-    0.15..(0.35 + 0.35·difficulty) of the person box's size and is centred inside the box with probability
-    0.6 + 0.3·difficulty, anywhere in the image otherwise.
-    """
-    d = _check_difficulty(difficulty, "sample_occluders")
-    box = np.asarray(person_box, np.float64).reshape(-1)
-    if box.shape != (4,) or not np.isfinite(box).all() or box[2] < box[0] or box[3] < box[1]:
-        raise InputError("sample_occluders", "person_box", found=np.asarray(person_box).tolist(),
-                         expected="(x0, y0, x1, y1) with x1 >= x0, y1 >= y0")
-    height, width = int(height), int(width)
-    mask = np.zeros((height, width), bool)
-    rgb = np.zeros((height, width, 3), np.uint8)
-    if rng.random() >= 0.3 + 0.6 * d:
-        return Occluders(mask, rgb)
-    bw, bh = max(box[2] - box[0], 4.0), max(box[3] - box[1], 4.0)
-    for _ in range(1 + rng.poisson(1.5 * d)):
-        sx, sy = rng.uniform(0.15, 0.35 + 0.35 * d, 2) * (bw, bh) / 2 + 1.5  # half sizes, pixels
-        if rng.random() < 0.6 + 0.3 * d:
-            cx, cy = rng.uniform(box[0], box[0] + bw), rng.uniform(box[1], box[1] + bh)
-        else:
-            cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-        shape = _occluder_shape(rng, height, width, cx, cy, sx, sy)
-        if shape is None:
-            continue
-        texture = _occluder_texture(rng, (shape[1] - shape[0], shape[3] - shape[2]))
-        _paint_occluder(mask, rgb, *shape, *texture)
-    return Occluders(mask, rgb)
-
-
-_NO_POLYGON = np.zeros(0)
-
-
-def _occluder_shape(rng, height, width, cx, cy, sx, sy):
-    """A random shape with half sizes (sx, sy), rotated, centred at (cx, cy): (row0, row1, col0, col1) its pixel
-    box clipped to the image, then cx, cy, sx, sy, cos, sin of its rotation, kind (0 ellipse, 1 rectangle,
-    2 star-shaped polygon) and the polygon's vertices px, py (n,) in the shape's own frame; None when it misses
-    the image."""
-    r = math.sqrt(2) * max(sx, sy) + 1.0  # bounds every shape below
-    rows = max(int(cy - r), 0), min(int(cy + r) + 1, height)
-    cols = max(int(cx - r), 0), min(int(cx + r) + 1, width)
-    if rows[0] >= rows[1] or cols[0] >= cols[1]:
-        return None
-    angle = rng.uniform(0, math.pi)
-    kind = int(rng.integers(3))
-    px = py = _NO_POLYGON
-    if kind == 2:  # star-shaped polygon (gaps < 180°) around its centre: a fan of triangles
-        n = int(rng.integers(4, 9))
-        angles = np.sort((np.arange(n) + rng.uniform(-0.4, 0.4, n)) * (2 * math.pi / n))
-        radius = math.sqrt(2) * rng.uniform(0.5, 1.0, n)
-        px, py = radius * np.cos(angles) * sx, radius * np.sin(angles) * sy
-    return (*rows, *cols, float(cx), float(cy), float(sx), float(sy), math.cos(angle), math.sin(angle), kind, px, py)
-
-
-def _occluder_texture(rng: np.random.Generator, shape: tuple[int, int]) -> tuple:
-    """Texture of an (h, w) box: base colour (3,) in 0..255, gradient slope (2,) per pixel along x, y, stripes
-    (period, cos, sin; period 0 = none) and random words (uint64) for noise in [−6, 6]."""
-    h, w = shape
-    base = _garment_colour(rng) * 255.0 if rng.random() < 0.5 else rng.uniform(0, 255, 3)
-    slope = rng.uniform(-0.5, 0.5, 2) * 60.0 / max(h, w)
-    stripes = (0.0, 0.0, 0.0)
-    if rng.random() < 0.3:
-        period, angle = rng.uniform(3.0, 12.0), rng.uniform(0, math.pi)
-        stripes = (period, math.cos(angle), math.sin(angle))
-    return np.asarray(base, np.float64), np.asarray(slope, np.float64), *stripes, rng.bit_generator.random_raw(
-        (h * w + 3) // 4)
-
-
-@njit(cache=True, inline="always")
-def _in_triangle(dx, dy, ax, ay, bx, by):
-    """Whether (dx, dy) lies inside the triangle (0, 0), a, b (either winding, edges included)."""
-    e0 = ax * dy - ay * dx
-    e1 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
-    e2 = -bx * (dy - by) + by * (dx - bx)
-    return (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0)
-
-
-@njit(cache=True)
-def _paint_occluder(mask, rgb, row0, row1, col0, col1, cx, cy, sx, sy, cos, sin, kind, px, py, base, slope, period,
-                    stripe_cos, stripe_sin, bits):
-    """Paints one occluder (`_occluder_shape`, `_occluder_texture`) into mask (H, W) and rgb (H, W, 3) in place.
-    Pixel centres are tested in the shape's frame; the texture at box pixel (i, j) (box-relative) is
-    base + slope · ((j, i) − box size / 2), ± 20 on stripes (((j·cos + i·sin) / period) mod 1 < 0.5 → +20), plus
-    noise word i·w + j in [−6, 6] on all three channels, clipped and truncated to uint8."""
-    h, w = row1 - row0, col1 - col0
-    for i in range(h):
-        dy = row0 + i + 0.5 - cy
-        for j in range(w):
-            dx = col0 + j + 0.5 - cx
-            lx, ly = dx * cos + dy * sin, -dx * sin + dy * cos
-            if kind == 0:
-                inside = (lx / sx) ** 2 + (ly / sy) ** 2 <= 1.0
-            elif kind == 1:
-                inside = abs(lx) <= sx and abs(ly) <= sy
-            else:
-                inside = False
-                n = len(px)
-                for k in range(n):
-                    if _in_triangle(lx, ly, px[k], py[k], px[(k + 1) % n], py[(k + 1) % n]):
-                        inside = True
-                        break
-            if not inside:
-                continue
-            shade = (j - w / 2) * slope[0] + (i - h / 2) * slope[1] + _uniform_noise(bits, i * w + j, 6)
-            if period != 0.0:
-                q = (j * stripe_cos + i * stripe_sin) / period
-                shade += 20.0 if q - math.floor(q) < 0.5 else -20.0
-            mask[row0 + i, col0 + j] = True
-            for c in range(3):
-                rgb[row0 + i, col0 + j, c] = np.uint8(min(max(base[c] + shade, 0.0), 255.0))
 
 
 # --------------------------------------------------------------------------------------------------- render
@@ -586,7 +182,7 @@ def _composite(face_id, box, verts, faces, parts, joint_rgb, light, ambient, dif
                 for k in range(3):
                     value = colour[f, k]
                     if noise > 0:
-                        value += _uniform_noise(bits, 3 * total + k, noise)
+                        value += uniform_noise(bits, 3 * total + k, noise)
                     rgb[y, x, k] = np.uint8(min(max(value, 0.0), 255.0) + 0.5)
                 mask[y, x] = True
                 visible += 1
@@ -699,3 +295,10 @@ def _occlusion_ratio(mesh: ProjectedMesh, bounds, verts_cam, K, visible_pixels: 
     if total <= 0:
         return 1.0
     return float(min(max(1.0 - visible_pixels / total, 0.0), 1.0))
+
+
+__all__ = [
+    "JOINT_REGION", "PART_NEIGHBOURS", "REGIONS", "REGION_JOINTS", "SKIN_TONES", "Appearance", "Occluders",
+    "RenderResult", "face_parts", "keypoint_visibility", "make_background", "occlusion_ratio", "render",
+    "sample_appearance", "sample_occluders", "shade_faces", "skin_tone",
+]
