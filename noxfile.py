@@ -82,14 +82,40 @@ def _store_args(posargs) -> list[str]:
     return []
 
 
-TABLE_SESSIONS = {  # nox session → (table in ablations/, what it runs)
-    "ablation-table2": ("table2", "Table 2 (RAF / L_cam / L_cont), every row × seed, paper numbers beside measured"),
-    "ablation-table3": ("table3", "Table 3 (relation encoding and PE length)"),
-    "ablation-table4": ("table4", "Table 4 (number of RoIs, M = 1..8)"),
-    "fig8": ("fig8", "Fig. 8 (RAF vs self-attention, validation curves)"),
-    "table1": ("table1", "Table 1 (HMR, CLIFF, Multi-RoI with the same backbone and data)"),
-    "discrepancies": ("discrepancies", "Each paper<->code discrepancy switched on its own against the official code"),
-}
+def table_sessions(folder: Path = ROOT / "ablations") -> dict[str, tuple[str, str]]:
+    """nox session → (table, its title) for every table in `folder` that declares `view=View(session=...)`, in
+    the tables' page order (`View.order`, then name).
+
+    Read with `ast` from the declarations (`TABLE = Table(name=..., title=..., view=View(session=...))`): nox's
+    interpreter need not have hmr-bench, numpy or torch. A declaration these cannot be read from (not literals)
+    raises ValueError naming the file."""
+    import ast
+
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Table"):
+                continue
+            kw = {k.arg: k.value for k in node.keywords}
+            view = kw.get("view")
+            view_kw = {k.arg: k.value for k in getattr(view, "keywords", [])}
+            if "session" not in view_kw:
+                continue
+            try:
+                name, title = ast.literal_eval(kw["name"]), ast.literal_eval(kw["title"])
+                session = ast.literal_eval(view_kw["session"])
+                order = ast.literal_eval(view_kw.get("order", ast.Constant(100)))
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"{path}: Table(name=..., title=..., view=View(order=..., session=...)) must be "
+                                 f"literals for the noxfile to read them ({e!r})") from None
+            if session is not None:
+                found.append((order, name, session, title))
+    return {session: (name, title) for _, name, session, title in sorted(found)}
+
+
+TABLE_SESSIONS = table_sessions()  # nox session → (table in ablations/, its title)
 
 
 def _table_session(table: str, doc: str):

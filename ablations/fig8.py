@@ -4,11 +4,12 @@
 as it ran (spec §8 item 17): its regressor row b·M+m receives the box codes of sample (b·M+m) mod B.
 """
 
-from hmr_bench.tables import Claim, Row, Table
+from hmr_bench.tables import Claim, Row, Table, View
 
 TABLE = Table(
     name="fig8",
     title="Fig. 8. RAF vs self-attention fusion",
+    view=View(order=6, session="fig8"),
     paper_setting="trained on COCO, validation curves on 3DPW",
     reference="raf",
     curves=True,

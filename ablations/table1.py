@@ -4,13 +4,15 @@ The paper's numbers come from full mixed-data training on real datasets (3DPW / 
 shown for orientation only. HRNet-W48 rows run only in the paper profile.
 """
 
-from hmr_bench.tables import Claim, Row, Table, load_baseline
+from hmr_bench.tables import Claim, Figure, Row, Table, View, load_baseline
 
 HMR, CLIFF = load_baseline("hmr"), load_baseline("cliff")
 
 TABLE = Table(
     name="table1",
     title="Table 1. Comparison with HMR and CLIFF (same backbone, same data)",
+    view=View(order=1, session="table1",
+              figures=(Figure("fig7", "Fig. 7. Per-action and per-joint MPJPE", order=5),)),
     paper_setting="mixed real data; 3DPW test (MPJPE / PA-MPJPE / PVE, mm)",
     reference="multiroi",
     metrics=("mpjpe", "pa_mpjpe", "pve"),

@@ -1,11 +1,12 @@
 """Table 2 of the paper: component ablation (RAF, L_cam, L_cont). Paper setting: train COCO, test 3DPW."""
 
-from hmr_bench.tables import Claim, Row, Table
+from hmr_bench.tables import Claim, Row, Table, View
 
 OFF = 0.0
 TABLE = Table(
     name="table2",
     title="Table 2. Component ablation",
+    view=View(order=2, session="ablation-table2"),
     paper_setting="trained on COCO, tested on 3DPW (MPJPE / PA-MPJPE, mm)",
     reference="full",
     rows=(

@@ -5,11 +5,12 @@ ignores `--wo_enc`, so the NULL row ("h_n ⊕ NULL") exists only for the ResNet-
 with an HRNet backbone here, `null` is hmr-bench's own variant, not one the authors could have run.
 """
 
-from hmr_bench.tables import Claim, Row, Table
+from hmr_bench.tables import Claim, Row, Table, View
 
 TABLE = Table(
     name="table3",
     title="Table 3. Relation and positional-encoding ablation",
+    view=View(order=3, session="ablation-table3"),
     paper_setting="trained on COCO, tested on 3DPW (MPJPE / PA-MPJPE, mm). NULL exists only for ResNet-50 in the "
                   "official code: its HRNet model always encodes the boxes (ignores --wo_enc, spec §8.18)",
     reference="rel-L32",

@@ -5,7 +5,7 @@ The paper gives only M = 5 (80.8 / 51.9, the full model; 55.6 FPS on an RTX 3090
 "accuracy improves monotonically with M".
 """
 
-from hmr_bench.tables import Claim, Row, Table
+from hmr_bench.tables import Claim, Row, Table, View
 
 rows = [Row("M1", "M = 1", {"data.num_rois": 1, "loss.weights.cont": 0.0})]
 PAPER_M5 = {"mpjpe": 80.8, "pa_mpjpe": 51.9, "fps": 55.6}
@@ -19,6 +19,7 @@ rows += [Row("shared-M5", "M = 5, shared backbone (RoIAlign on the union image)"
 TABLE = Table(
     name="table4",
     title="Table 4. Number of RoIs",
+    view=View(order=4, session="ablation-table4", x="data.num_rois", x_label="number of RoIs M", columns=("fps",)),
     paper_setting="trained on COCO, tested on 3DPW (MPJPE / PA-MPJPE, mm; FPS on an RTX 3090)",
     reference="M5",
     rows=tuple(rows),

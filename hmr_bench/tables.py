@@ -4,8 +4,9 @@
                                           paper={"mpjpe": 83.1, "pa_mpjpe": 52.0}), ...), claims=(...))
 
 A row's overrides apply on top of the profile's base config; `reference` names the row every other row is
-compared with (paired over the same seeds). Tables are loaded from `<repo>/ablations/<name>.py`, or from the
-folder `$HMR_BENCH_ABLATIONS`.
+compared with (paired over the same seeds). A table's `view` declares what its report page shows and how it is
+run (page order, x axis, extra columns and figures, nox session): the report and the noxfile read it and name no
+table. Tables are loaded from `<repo>/ablations/<name>.py`, or from the folder `$HMR_BENCH_ABLATIONS`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,42 @@ class Row:
     profiles: tuple[str, ...] | None = None  # None: every profile; else only these (e.g. HRNet: paper only)
 
 
+COLUMNS = {"fps": "inference speed against the x axis (the benchmark records'), beside the paper's FPS"}
+FIGURE_KINDS = {"breakdown": "per action and per joint, every row side by side (the page of the paper's Fig. 7)"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A page of its own drawn from a table's runs, e.g. Fig. 7 (per action and per joint) from Table 1's.
+
+    name: the page (`<name>.html`); kind: what it draws (one of `FIGURE_KINDS`); order: its place among the pages.
+    """
+
+    name: str
+    title: str
+    order: int
+    kind: str = "breakdown"
+
+
+@dataclass(frozen=True)
+class View:
+    """What a table's report page shows beside its results, and how the table is run.
+
+    order: the page's place in the report (navigation and index; then by name); session: the nox session that
+    runs the table and its report (`nox -s <session>`; the noxfile reads it from here with `ast`, so give it as
+    a literal), None for none; x: the config key the rows vary along (Table 4: "data.num_rois"), drawn as
+    accuracy against it, x_label its axis's name; columns: extra columns of the results table (`COLUMNS`);
+    figures: pages of their own drawn from the table's runs.
+    """
+
+    order: int = 100
+    session: str | None = None
+    x: str | None = None
+    x_label: str = ""
+    columns: tuple[str, ...] = ()
+    figures: tuple[Figure, ...] = ()
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -41,6 +78,7 @@ class Table:
     paper_setting: str = ""
     claims: tuple[Claim, ...] = ()
     curves: bool = False  # record per-epoch validation curves for the report (Fig. 8)
+    view: View = View()
 
     def __post_init__(self):
         names = [r.name for r in self.rows]
@@ -53,6 +91,17 @@ class Table:
         for ref in [self.reference] + [c.row for c in self.claims] + [c.reference_row for c in self.claims]:
             if ref not in names:
                 raise InputError(f"table {self.name}", "reference", found=ref, expected="one of " + ", ".join(names))
+        for c in self.view.columns:
+            if c not in COLUMNS:
+                raise InputError(f"table {self.name}", "view.columns", found=repr(c),
+                                 expected="one of " + ", ".join(COLUMNS))
+        if self.view.columns and not self.view.x:
+            raise InputError(f"table {self.name}", "view.x", found="None", expected="a config key (the columns "
+                             f"{', '.join(self.view.columns)} are against it)")
+        for f in self.view.figures:
+            if f.kind not in FIGURE_KINDS:
+                raise InputError(f"table {self.name}", f"view.figures[{f.name!r}].kind", found=repr(f.kind),
+                                 expected="one of " + ", ".join(FIGURE_KINDS))
 
     def row(self, name: str) -> Row:
         for r in self.rows:

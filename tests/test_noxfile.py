@@ -50,3 +50,34 @@ def test_lock_waits_for_another_process_and_says_so(noxfile, tmp_path):
     with noxfile.exclusive(lock, lambda: waits.append(time.time())):  # free now: no waiting, no message
         pass
     assert len(waits) == 1
+
+
+def test_table_sessions_are_read_from_the_declarations(noxfile):
+    """The noxfile's table sessions are the `view=View(session=...)` of ablations/*.py, in page order, and each is
+    a nox session; the noxfile itself imports nothing of hmr-bench (nox's interpreter has only nox)."""
+    import ast
+
+    from nox import registry
+
+    from hmr_bench.tables import load_table, table_names
+
+    declared = sorted((load_table(n).view.order, load_table(n).view.session, n, load_table(n).title)
+                      for n in table_names() if load_table(n).view.session)
+    assert noxfile.TABLE_SESSIONS == {s: (n, title) for _, s, n, title in declared}
+    assert set(noxfile.TABLE_SESSIONS) == {"table1", "ablation-table2", "ablation-table3", "ablation-table4", "fig8",
+                                           "discrepancies"}
+    assert set(noxfile.TABLE_SESSIONS) <= set(registry.get())
+    imported = {a.name.split(".")[0] for node in ast.walk(ast.parse((ROOT / "noxfile.py").read_text()))
+                if isinstance(node, ast.Import | ast.ImportFrom)
+                for a in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert not imported & {"hmr_bench", "numpy", "torch"}
+
+
+def test_table_sessions_need_literals(noxfile, tmp_path):
+    (tmp_path / "t.py").write_text('TABLE = Table(name="t", title="T. t", view=View(order=2, session="run-t"))\n'
+                                   'OTHER = Table(name="u", title="U", view=View(order=1))\n')
+    (tmp_path / "_private.py").write_text('TABLE = Table(name="p", title="P", view=View(session="p"))\n')
+    assert noxfile.table_sessions(tmp_path) == {"run-t": ("t", "T. t")}
+    (tmp_path / "bad.py").write_text('S = "x"\nTABLE = Table(name="b", title="B", view=View(session=S))\n')
+    with pytest.raises(ValueError, match=r"bad\.py: .*must be literals"):
+        noxfile.table_sessions(tmp_path)

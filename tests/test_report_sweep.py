@@ -202,6 +202,22 @@ def test_retrain_statistics_by_hand(built):
     assert one(elements(html), data_kind="retrain-seeds")["text"] == "0, 1, 2"
 
 
+def test_retrain_figure_draws_each_seed_and_titles_the_hand_computed_difference(built):
+    """The seaborn retrain figure: one panel per compared metric, titled with best − defaults and its t interval
+    (computed here), 2 × 3 seed points per panel (one grey marker each) and two mean markers with CI whiskers."""
+    _, _, out, _ = built
+    html = (out / "sweep-demo.html").read_text()
+    svg = re.search(r'<figure data-figure="retrain-synth-test">(.*?)</figure>', html, re.S).group(1)
+    for metric, (dflt, best) in RETRAIN.items():
+        d = np.array([best[s] - dflt[s] for s in (0, 1, 2)])
+        half = sps.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+        title = f"{metric}: best − defaults {d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}]"
+        assert title in svg, title
+    assert "Best weights vs the paper&#39;s defaults on synth-test (3 seeds, 95 % CI)" in svg \
+        or "Best weights vs the paper's defaults on synth-test (3 seeds, 95 % CI)" in svg
+    assert "paper defaults" in svg and "best (trial 2)" in svg
+
+
 def test_retrain_not_run_shows_a_command_that_rebuilds_the_study_spec(built):
     """The command shown for space-b, parsed by the sweep CLI's own parser and turned into a spec as `cmd_sweep`
     does, gives the stored spec exactly (so it loads the study instead of being refused), asks for the trials the
@@ -267,11 +283,16 @@ def test_sweep_pages_are_self_contained(built):
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), page
         assert "<link" not in html and "@import" not in html
         figures = re.findall(r'<figure data-figure="([^"]+)">', html)
-        assert figures and all(re.search(rf'data-figure="{f}"><(svg|img class="plot" alt="[^"]*" '
-                                         r'src="data:image/)', html) for f in figures)
-    demo = (out / "sweep-demo.html").read_text()
-    assert {"history-mpjpe", "parallel-mpjpe", "slices-mpjpe", "retrain-synth-test"} <= set(
-        re.findall(r'<figure data-figure="([^"]+)">', demo))
+        assert figures and all(re.search(rf'data-figure="{f}"><svg class="plot" ', html) for f in figures)
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids))  # every figure's element ids are its own
+    figures = {page: re.findall(r'<figure data-figure="([^"]+)">', (out / f"sweep-{page}.html").read_text())
+               for page in ("demo", "space-b")}
+    assert figures["demo"] == ["history-mpjpe", "importances-mpjpe", "parallel-mpjpe", "slices-mpjpe",
+                               "retrain-synth-test"]
+    per_metric = [f"{kind}-{m}" for kind in ("history", "importances") for m in ("mpjpe", "pa_mpjpe")]
+    assert figures["space-b"] == per_metric + ["parallel-mpjpe", "slices-mpjpe", "parallel-pa_mpjpe",
+                                               "slices-pa_mpjpe"]
 
 
 def test_stale_retrain_and_a_study_without_a_complete_trial(tmp_path, one_thread):

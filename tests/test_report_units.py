@@ -1,20 +1,21 @@
 """Pieces of the report that need no store: gallery sample choice and mesh overlay, benchmark records, the
-effects implied by the paper's numbers, number formatting, SVG output, provenance and the nox session mirror."""
+effects implied by the paper's numbers, number formatting, SVG output and provenance."""
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import Interval
-from hmr_bench.report import bench, collect, export, gallery, plots, provenance
-from hmr_bench.tables import REPO_DIR, load_table
+from hmr_bench.experiment import table_results as views
+from hmr_bench.report import bench, collect, figures, gallery, provenance
+from hmr_bench.tables import load_table
 
 
 def test_pick_samples_worst_first_then_median_and_best_never_nan_never_twice():
@@ -80,13 +81,13 @@ def test_implied_claims_from_the_paper_numbers():
 
 def test_number_formats():
     iv = Interval(2.345, 1.0, 3.69, 3, 0.95, "t")
-    assert export.interval(iv) == "2.3 ± 1.3" and export.signed(iv) == "+2.3 ± 1.3"
+    assert views.interval(iv) == "2.3 ± 1.3" and views.signed(iv) == "+2.3 ± 1.3"
     one = Interval(-0.44, math.nan, math.nan, 1, 0.95, "t")
-    assert export.signed(one) == "-0.4" and export.interval(None) == "not run" and export.signed(None) == ""
-    assert export.num(None) == "" and export.num(float("nan")) == "" and export.num(55.55, 1) == "55.5"
-    assert export.full(0.1) == "0.1" and export.full(None) == ""
-    text = export.to_csv([{"table": "t", "label": "a, b"}])
-    assert text.splitlines()[1].startswith('t,,,,"a, b"')
+    assert views.signed(one) == "-0.4" and views.interval(None) == "not run" and views.signed(None) == ""
+    assert views.num(None) == "" and views.num(float("nan")) == "" and views.num(55.55, 1) == "55.5"
+    assert views.full(0.1) == "0.1" and views.full(None) == ""
+    text = views.to_csv(pd.DataFrame([{"table": "t", "label": "a, b", "mean": math.nan, "x": 0.1 + 0.2}]))
+    assert text.splitlines() == ["table,label,mean,x", 't,"a, b",,0.30000000000000004']
 
 
 def test_svgs_have_their_own_ids_and_no_date():
@@ -97,11 +98,11 @@ def test_svgs_have_their_own_ids_and_no_date():
         ax.plot([0, 1], [0, 1], "o-")
         return f
 
-    a, b = plots.to_svg(fig(), "first"), plots.to_svg(fig(), "second")
+    a, b = figures.to_svg(fig(), "first"), figures.to_svg(fig(), "second")
     assert a.startswith('<svg class="plot"') and "<metadata>" not in a
     ids_a, ids_b = set(re.findall(r'id="([^"]+)"', a)), set(re.findall(r'id="([^"]+)"', b))
     assert ids_a and not ids_a & ids_b
-    assert plots.to_svg(fig(), "first") == a  # reproducible
+    assert figures.to_svg(fig(), "first") == a  # reproducible
 
 
 def test_up_to_date_compares_the_config_hash():
@@ -118,9 +119,14 @@ def test_up_to_date_compares_the_config_hash():
     assert provenance.utc(0) == "1970-01-01 00:00 UTC"
 
 
-def test_nox_session_names_mirror_the_noxfile():
-    tree = ast.parse((REPO_DIR / "noxfile.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") ==
-                "TABLE_SESSIONS")
-    sessions = {table: session for session, (table, _) in ast.literal_eval(node.value).items()}
-    assert collect.NOX_SESSIONS == sessions
+def test_table_views_are_checked():
+    from hmr_bench.tables import Row, Table, View
+
+    rows = (Row("a", "A"),)
+    with pytest.raises(InputError, match=r"view\.columns.*found 'speed'.*expected one of fps"):
+        Table(name="t", title="T", reference="a", rows=rows, view=View(x="data.num_rois", columns=("speed",)))
+    with pytest.raises(InputError, match=r"view\.x.*found None"):
+        Table(name="t", title="T", reference="a", rows=rows, view=View(columns=("fps",)))
+    t4 = load_table("table4").view
+    assert (t4.x, t4.columns) == ("data.num_rois", ("fps",))
+    assert [f.name for f in load_table("table1").view.figures] == ["fig7"] and not load_table("table2").view.x

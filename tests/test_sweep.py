@@ -17,9 +17,9 @@ from scipy import stats as sps
 from hmr_bench.errors import InputError
 from hmr_bench.experiment.runner import JobRunner
 from hmr_bench.store import ResultsStore
+from hmr_bench.sweep import plots
 from hmr_bench.sweep.__main__ import main as sweep_main
 from hmr_bench.sweep.page import sweep_page_data
-from hmr_bench.sweep.plots import PLOTS
 from hmr_bench.sweep.retrain import compare, retrain
 from hmr_bench.sweep.search import objective_values, run_sweep
 from hmr_bench.sweep.space import build_spec, parse_param
@@ -229,7 +229,8 @@ def test_pruned_trial_is_pruned_in_optuna_and_stopped_in_the_store(cache, tmp_pa
 
 def test_retrain_compares_best_and_defaults_paired_and_the_page_draws(cache, tmp_path):
     """Multi-objective search of one trial (no defaults trial), retrained with seeds 0 and 1: the comparison must
-    equal a hand computation from the store's test rows; the page data and every plot come out."""
+    equal a hand computation from the store's test rows; the page data and every plot come out (importances: none
+from one complete trial)."""
     spec = build_spec("smoke", search=["lambda_cam", "lambda_cont"], metrics=("mpjpe", "pa_mpjpe"), overrides=TINY)
     url = f"sqlite:///{tmp_path / 'sweeps.sqlite'}"
     result = run_sweep(spec, 1, study_name="rt", storage=url, enqueue_defaults=False, poll_s=0.1)
@@ -262,10 +263,20 @@ def test_retrain_compares_best_and_defaults_paired_and_the_page_draws(cache, tmp
     assert data["importances"] == {}  # one complete trial: nothing to rank
     assert data["retrain"]["datasets"] == cmp["datasets"]
     assert data["trials"][0]["config_hash"] == plan["hashes"]["best"]["0"]
-    pngs = {name: fn(data) for name, fn in PLOTS.items()}
-    assert pngs["importances"] is None
-    for name in ("history", "parallel", "slices", "retrain"):
-        assert pngs[name][:8] == b"\x89PNG\r\n\x1a\n", name
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from hmr_bench.report.figures import retrain_plot
+
+    study = optuna.load_study(study_name="rt", storage=url)
+    for i in range(2):
+        assert plots.plot_importances(study, data, i) is None
+        for fn in (plots.plot_history, plots.plot_parallel, plots.plot_slices):
+            assert isinstance(fn(study, data, i), Figure), (fn.__name__, i)
+    per = data["retrain"]["datasets"]["synth-test"]
+    svg = retrain_plot(per, data["retrain"]["best_trial"], 2, data["retrain"]["level"], "synth-test", "rt")
+    assert svg.startswith('<svg class="plot" ') and all(f"{m}: best − defaults" in svg for m in per)
+    plt.close("all")
 
 
 def test_importances_rank_the_parameter_each_objective_depends_on():

@@ -3,11 +3,12 @@
     from hmr_bench.report import build_reports
     written = build_reports(ResultsStore(url), "reports")     # index.html, table2.html, table2.csv, table2.md, ...
 
-`collect` reads the store (statistics from `hmr_bench.eval`), `plots` draws the figures, `gallery` renders
-predicted meshes over test images, `export` writes CSV / Markdown, `speed` reads the benchmark files (speed page),
+`collect` reads the store into page sections (every table, CI, breakdown, curve, CSV and Markdown is a view of
+the results frames in `experiment.table_results`), `figures` draws the figures with seaborn, `gallery` renders
+predicted meshes over test images, `speed` reads the benchmark files (speed page),
 `sweeps` the sweep storage (a page per study), `build` fills the Jinja2 templates, `cli` is `hmr-bench report`.
-Importing the package is cheap (the CLI builds its parser from `report.cli`); matplotlib, jinja2 and optuna load
-with `build`.
+Importing the package is cheap (the CLI builds its parser from `report.cli`); matplotlib, seaborn, jinja2 and
+optuna load with `build`.
 """
 
 __all__ = ["build_reports"]

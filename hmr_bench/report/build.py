@@ -1,6 +1,7 @@
-"""Builds the report: one self-contained HTML page per table (plus Fig. 7 and an index), each beside its CSV and
-Markdown, from the results store alone (no training); a speed page from the benchmark files and a page per sweep
-study from the sweep storage.
+"""Builds the report: one self-contained HTML page per table (plus the figure pages the tables declare, e.g.
+Fig. 7, and an index), each beside its CSV and Markdown, from the results store alone (no training); a speed page
+from the benchmark files and a page per sweep study from the sweep storage. What a table's page shows (its order,
+x axis, extra columns and figures, nox session) is the table's `view` declaration: nothing here names a table.
 
     written = build_reports(ResultsStore(url), "reports", tables=["table2"], bench_dir=".benchmarks")
 
@@ -17,22 +18,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from hmr_bench.config import get_path
 from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import VERDICT_RULE
+from hmr_bench.experiment import table_results as views
 from hmr_bench.io import atomic_write
-from hmr_bench.report import collect, export, plots, provenance, speed, sweeps
+from hmr_bench.report import collect, figures, provenance, speed, sweeps
 from hmr_bench.report.bench import NOT_MEASURED, fps_series, load_bench
-from hmr_bench.tables import Table, load_table, table_names
+from hmr_bench.tables import Figure, load_table, table_names
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PAGE_ORDER = ("table1", "table2", "table3", "table4", "fig7", "fig8", "discrepancies", "speed")
-OTHER_PAGES = ("fig7", "speed", "sweeps")  # pages that are not a table of ablations/ ("sweeps": one per study)
-FIG7_TABLE = "table1"  # the paper's Fig. 7 compares the methods of Table 1 per action and per joint
+REPORT_PAGES = ("speed", "sweeps")  # the report's own pages, after the tables' ("sweeps": one per study)
 SYNTH_NOTE = ("Measured on SynthHMR: the paper's numbers come from real data (3DPW / H36M) and are shown for "
               "orientation; the verdicts test the direction of the paper's effects, not their size.")
 
@@ -61,10 +62,10 @@ class PageSection:
     prov: dict
     forest: str | None = None
     extra: Extra | None = None
-    bd: collect.Breakdown | None = None
+    bd: views.Breakdown | None = None
     bd_plots: dict = field(default_factory=dict)
     curves: str | None = None
-    curve_data: dict = field(default_factory=dict)
+    curve_data: pd.DataFrame | None = None
     gallery: object = None
     rois: str | None = None
     fps: str | None = None
@@ -74,19 +75,23 @@ class PageSection:
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.globals.update(interval=export.interval, signed=export.signed, num=export.num, full=export.full,
-                       row_status=export.row_status, verdict_rule=VERDICT_RULE, fmt=speed.fmt,
+    env.globals.update(interval=views.interval, signed=views.signed, num=views.num, full=views.full,
+                       row_status=collect.row_status, verdict_rule=VERDICT_RULE, fmt=speed.fmt,
                        css=(HERE / "static" / "report.css").read_text(), js=(HERE / "static" / "sort.js").read_text())
     return env
 
 
+def declared_figures() -> dict[str, tuple[str, Figure]]:
+    """Figure pages the tables declare (`View.figures`): page name → (the table it is drawn from, its Figure)."""
+    return {f.name: (n, f) for n in table_names() for f in load_table(n).view.figures}
+
+
 def page_label(name: str) -> str:
     """The short name of a page in the navigation: 'Table 2', 'Fig. 8', 'Discrepancies'."""
-    if name == "fig7":
-        return "Fig. 7"
-    if name in ("speed", "sweeps"):
+    if name in REPORT_PAGES:
         return name.capitalize()
-    title = load_table(name).title if name in table_names() else name
+    figs = declared_figures()
+    title = figs[name][1].title if name in figs else load_table(name).title if name in table_names() else name
     m = re.match(r"(Table \d+|Fig\. \d+)", title)
     return m.group(1) if m else name.capitalize()
 
@@ -98,7 +103,17 @@ def _store_args(store) -> str:
 
 
 def _page_order(names) -> list[str]:
-    return sorted(names, key=lambda n: (PAGE_ORDER.index(n) if n in PAGE_ORDER else len(PAGE_ORDER), n))
+    """Pages in the tables' and figures' declared order (`View.order`, `Figure.order`; then by name), then the
+    report's own pages (`REPORT_PAGES`)."""
+    tables, figs = set(table_names()), declared_figures()
+
+    def key(n):
+        if n in REPORT_PAGES:
+            return (2, REPORT_PAGES.index(n), n)
+        order = figs[n][1].order if n in figs else load_table(n).view.order if n in tables else 1000
+        return (1, order, n)
+
+    return sorted(names, key=key)
 
 
 def _prov(sec: collect.Section) -> dict:
@@ -120,35 +135,34 @@ def _profile_value(profile: str, dotted: str, default):
     return get_path(profile_config(profile), dotted) if profile in PROFILES else default
 
 
-def _num_rois(row, sec: collect.Section) -> int:
-    """M of a table row: from its finished runs' config, else its overrides, else the profile's."""
+def _x_value(row, sec: collect.Section, key: str):
+    """The x-axis value (config key `key`) of a table row: from its finished runs' config, else its overrides,
+    else the profile's base config."""
     for r in sec.finished:
-        if r["variant"] == row.name and _config_value(r, "data.num_rois") is not None:
-            return int(_config_value(r, "data.num_rois"))
-    if "data.num_rois" in row.overrides:
-        return int(row.overrides["data.num_rois"])
-    return int(_profile_value(sec.profile, "data.num_rois", 5))
+        if r["variant"] == row.name and _config_value(r, key) is not None:
+            return _config_value(r, key)
+    if key in row.overrides:
+        return row.overrides[key]
+    return _profile_value(sec.profile, key, None)
 
 
-def is_roi_table(table: Table) -> bool:
-    """A table whose rows vary the number of RoIs (Table 4): accuracy and FPS against M."""
-    return sum("data.num_rois" in r.overrides for r in table.rows) >= 2
-
-
-def _roi_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
-    """Table 4: accuracy vs M plot, FPS columns from the benchmark records, FPS vs M plot."""
-    sec = page.sec
+def _x_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
+    """A table with an x axis (`View.x`): accuracy against x; with the "fps" column, FPS columns from the
+    benchmark records (against M) and an FPS plot."""
+    sec, view = page.sec, page.sec.table.view
     rows = {r.name: r for r in sec.table.rows}
-    m_of = {rr.name: _num_rois(rows[rr.name], sec) for rr in sec.result.rows}
+    x_of = {rr.name: _x_value(rows[rr.name], sec, view.x) for rr in sec.result.rows}
     # a shared-backbone row (one pass over the union image) is another model at the same M: not on the M line,
-    # and neither the paper's FPS nor Table 4's separate-crops FPS records are its speed
+    # and neither the paper's FPS nor the separate-crops FPS records are its speed
     shared = {r.name for r in sec.table.rows if r.overrides.get("model.shared_backbone")}
-    points = sorted(({"m": m_of[rr.name], "mean": rr.mean, "shared": rr.name in shared,
-                      "paper": {k: v for k, v in rr.paper.items() if k in sec.table.metrics}}
-                     for rr in sec.result.rows), key=lambda p: p["m"])
-    page.rois = plots.rois_plot(points, sec.table.metrics, f"{name}-rois")
-    paper_fps = {m_of[r.name]: r.paper["fps"] for r in sec.table.rows
-                 if "fps" in r.paper and r.name in m_of and r.name not in shared}
+    values = sec.result.values.assign(x=lambda d: d["variant"].map(x_of), shared=lambda d: d["variant"].isin(shared))
+    paper = pd.DataFrame([(x_of[rr.name], m, v) for rr in sec.result.rows for m, v in rr.paper.items()
+                          if m in sec.table.metrics], columns=["x", "metric", "paper"])
+    page.rois = figures.rois_plot(values, paper, sec.table.metrics, view.x_label or view.x, f"{name}-rois")
+    if "fps" not in view.columns:
+        return
+    paper_fps = {x_of[r.name]: r.paper["fps"] for r in sec.table.rows
+                 if "fps" in r.paper and r.name in x_of and r.name not in shared}
     series = fps_series(bench) if bench else []
     backbones = Counter(b for b in (_config_value(r, "model.backbone") for r in sec.finished) if b)
     backbone = backbones.most_common(1)[0][0] if backbones else _profile_value(sec.profile, "model.backbone", "?")
@@ -161,30 +175,43 @@ def _roi_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
         page.fps_note = (f"no benchmark record for this profile's backbone {backbone} (records: "
                          + ", ".join(sorted({s.backbone for s in series})) + ")")
     for rr in sec.result.rows:
-        m = m_of[rr.name]
+        m = x_of[rr.name]
         if rr.name in shared:
             cells[rr.name] = [Cell("fps-paper", None, "", paper=True)] + [
                 Cell("fps", None, "shared mode: see the speed page") for _ in (match or [None])]
             continue
-        row_cells = [Cell("fps-paper", paper_fps.get(m), export.num(paper_fps.get(m)), paper=True)]
+        row_cells = [Cell("fps-paper", paper_fps.get(m), views.num(paper_fps.get(m)), paper=True)]
         if match:
-            row_cells += [Cell("fps", s.fps.get(m), export.num(s.fps.get(m)) or "not measured") for s in match]
+            row_cells += [Cell("fps", s.fps.get(m), views.num(s.fps.get(m)) or "not measured") for s in match]
         else:
             row_cells.append(Cell("fps", None, "not measured"))
         cells[rr.name] = row_cells
     page.extra = Extra(heads, cells)
-    page.fps = plots.fps_plot(series, paper_fps, f"{name}-fps")
+    page.fps = figures.fps_plot(series, paper_fps, f"{name}-fps")
 
 
-def _breakdown_plots(bd: collect.Breakdown, name: str) -> dict:
+def _forest(sec: collect.Section, name: str) -> str | None:
+    """The forest plot of a section: per-seed paired differences with each cell's verdict, the paper's."""
+    res = sec.result
+    ref = next((rr for rr in res.rows if rr.name == res.table.reference), None)
+    paper = pd.DataFrame([(rr.name, m, rr.paper[m] - ref.paper[m]) for rr in res.rows if ref and rr is not ref
+                          for m in res.table.metrics if m in rr.paper and m in ref.paper],
+                         columns=["variant", "metric", "paper"])
+    shown = [rr.name for rr in res.rows if rr is not ref and (rr.diff or rr.name in set(paper["variant"]))]
+    rank = {m: i for i, m in enumerate(res.table.metrics)}
+    diffs = views.diffs(res)
+    diffs = diffs[diffs["metric"].isin(rank)].sort_values("metric", key=lambda c: c.map(rank), kind="stable")
+    verdict = [(sec.cells[k].verdict if k in sec.cells else "") for k in zip(diffs["variant"], diffs["metric"])]
+    paper = paper[paper["metric"].isin(diffs["metric"])]
+    return figures.forest_plot(diffs.assign(verdict=verdict), paper, shown, res.table.reference, name)
+
+
+def _breakdown_plots(bd: views.Breakdown, name: str) -> dict:
     out = {}
-    if bd.per_action:
-        out["actions"] = plots.grouped_bars(bd.actions, {row: [v.get(a, float("nan")) for a in bd.actions]
-                                                          for row, v in bd.per_action.items()},
-                                            "MPJPE (mm)", f"{name}-actions")
-    if bd.per_joint:
-        out["joints"] = plots.grouped_bars(list(bd.joints), {row: list(v) for row, v in bd.per_joint.items()},
-                                           "MPJPE (mm)", f"{name}-joints")
+    for kind, key in (("action", "actions"), ("joint", "joints")):
+        v = bd.values[bd.values["kind"] == kind]
+        if len(v):
+            out[key] = figures.bars(v, "name", "value", "row", "MPJPE (mm)", f"{name}-{key}")
     return out
 
 
@@ -232,24 +259,24 @@ class ReportBuilder:
             self._sweeps = sweeps.open_sweeps(self.sweep_storage)
         return self._sweeps
 
-    def breakdown(self, sec: collect.Section) -> collect.Breakdown:
+    def breakdown(self, sec: collect.Section) -> views.Breakdown:
         key = (sec.table.name, sec.key)
         if key not in self._breakdowns:
-            self._breakdowns[key] = collect.breakdown(self.store, sec)
+            self._breakdowns[key] = views.breakdown(self.store, sec.result.runs, sec.protocol)
         return self._breakdowns[key]
 
     def page_section(self, sec: collect.Section) -> PageSection:
         from hmr_bench.report.gallery import build_gallery
 
         name = f"{sec.table.name}-{sec.key}"
-        page = PageSection(sec, _prov(sec), forest=plots.forest_plot(sec, f"{name}-forest"))
+        page = PageSection(sec, _prov(sec), forest=_forest(sec, f"{name}-forest"))
         page.bd = self.breakdown(sec)
         page.bd_plots = _breakdown_plots(page.bd, name)
         if sec.table.curves:
-            page.curve_data = collect.curves(self.store, sec)
-            page.curves = plots.curve_plot(page.curve_data, collect.CURVE_METRICS, f"{name}-curves")
-        if is_roi_table(sec.table):
-            _roi_parts(page, self.bench, name)
+            points, page.curve_data = views.curves(self.store, sec.result.runs)
+            page.curves = figures.curve_plot(points, views.CURVE_METRICS, f"{name}-curves")
+        if sec.table.view.x:
+            _x_parts(page, self.bench if "fps" in sec.table.view.columns else None, name)
         if self.gallery:
             page.gallery = build_gallery(self.store, sec, self.data_root)
         return page
@@ -262,8 +289,8 @@ class ReportBuilder:
         return path
 
     def _nav(self, extra: list[str], here: str = "") -> list[dict]:
-        """The pages being built (`extra`) and those already in the folder, in `PAGE_ORDER`; then "Sweeps" (the
-        index's sweep cards) when sweep pages are built or present."""
+        """The pages being built (`extra`) and those already in the folder, in page order (`_page_order`); then
+        "Sweeps" (the index's sweep cards) when sweep pages are built or present."""
         built = {p.stem for p in self.out.glob("*.html") if p.stem != "index"}
         sweep_pages = "sweeps" in extra or any(n.startswith("sweep-") for n in built)
         names = (set(extra) | built) - {"sweeps"} - {n for n in built if n.startswith("sweep-")}
@@ -288,50 +315,42 @@ class ReportBuilder:
         html = self.env.get_template("table.html.j2").render(
             title=table.title, table=table, pages=parts, synth_note=SYNTH_NOTE, **self._common(f"{name}.html", pages))
         self._write(f"{name}.html", html)
-        records = [r for p in parts for r in export.section_records(p.sec)]
-        self._write(f"{name}.csv", export.to_csv(records))
+        self._write(f"{name}.csv", views.to_csv(pd.concat([p.sec.records() for p in parts], ignore_index=True)))
         md = [f"# {table.title}", "", f"Paper setting: {table.paper_setting}", ""]
-        md += [export.section_markdown(p.sec) for p in parts]
+        md += [p.sec.markdown() for p in parts]
         self._write(f"{name}.md", "\n".join(md))
         self._extra_csv(name, parts)
 
     def _extra_csv(self, name: str, parts: list[PageSection]) -> None:
-        bd_rows = []
-        for p in parts:
-            base = {"table": name, "profile": p.sec.profile, "protocol": p.sec.protocol}
-            for row, vals in (p.bd.per_action if p.bd else {}).items():
-                bd_rows += [{**base, "row": row, "kind": "action", "name": a, "mpjpe": export.full(v)}
-                            for a, v in vals.items()]
-            for row, vals in (p.bd.per_joint if p.bd else {}).items():
-                bd_rows += [{**base, "row": row, "kind": "joint", "name": j, "mpjpe": export.full(v)}
-                            for j, v in zip(p.bd.joints, vals)]
-        if bd_rows:
-            self._write(f"{name}_breakdown.csv", export.to_csv(bd_rows, ("table", "profile", "protocol", "row",
-                                                                         "kind", "name", "mpjpe")))
-        curve_rows = [{"table": name, "profile": p.sec.profile, "protocol": p.sec.protocol, "row": row, "metric": m,
-                       "epoch": int(e), "mean": export.full(c.mean[k]), "low": export.full(c.low[k]),
-                       "high": export.full(c.high[k]), "n": int(c.n[k])}
-                      for p in parts for row, per_metric in p.curve_data.items() for m, c in per_metric.items()
-                      for k, e in enumerate(c.epoch)]
-        if curve_rows:
-            self._write(f"{name}_curves.csv", export.to_csv(curve_rows, ("table", "profile", "protocol", "row",
-                                                                         "metric", "epoch", "mean", "low", "high",
-                                                                         "n")))
-        if any(p.extra for p in parts) and self.bench:
-            self._write(f"{name}_fps.csv", export.to_csv(self.bench, ("name", "num_rois", "backbone", "batch",
-                                                                      "samples_per_s", "device")))
+        """`<name>_breakdown.csv`, `_curves.csv` (Fig. 8) and `_fps.csv` (the benchmark records beside the FPS
+        columns), each written when it has rows."""
+        def framed(p: PageSection, frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.assign(table=name, profile=p.sec.profile, protocol=p.sec.protocol)
 
-    def fig7_page(self, pages: list[str]) -> None:
-        table = load_table(FIG7_TABLE)
+        bd = [framed(p, p.bd.values.rename(columns={"value": "mpjpe"})) for p in parts if p.bd and not p.bd.empty]
+        if bd:
+            self._write(f"{name}_breakdown.csv", views.to_csv(pd.concat(bd)[
+                ["table", "profile", "protocol", "row", "kind", "name", "mpjpe"]]))
+        cv = [framed(p, p.curve_data) for p in parts if p.curve_data is not None and len(p.curve_data)]
+        if cv:
+            self._write(f"{name}_curves.csv", views.to_csv(pd.concat(cv)[
+                ["table", "profile", "protocol", "row", "metric", "epoch", "mean", "low", "high", "n"]]))
+        if any(p.extra for p in parts) and self.bench:
+            self._write(f"{name}_fps.csv", views.to_csv(pd.DataFrame(self.bench, dtype=object, columns=[
+                "name", "num_rois", "backbone", "batch", "samples_per_s", "device"])))
+
+    def figure_page(self, name: str, pages: list[str]) -> None:
+        """The page of a figure a table declares (`View.figures`), drawn from that table's runs: per section the
+        per-action and per-joint breakdown of every row (kind "breakdown")."""
+        table_name, fig = declared_figures()[name]
         parts = []
-        for sec in self.sections(FIG7_TABLE):
+        for sec in self.sections(table_name):
             bd = self.breakdown(sec)
-            parts.append({"sec": sec, "bd": bd, "plots": _breakdown_plots(bd, f"fig7-{sec.key}"),
+            parts.append({"sec": sec, "bd": bd, "plots": _breakdown_plots(bd, f"{name}-{sec.key}"),
                           "prov": _prov(sec)})
-        html = self.env.get_template("fig7.html.j2").render(title="Fig. 7. Per-action and per-joint MPJPE",
-                                                            table=table, parts=parts,
-                                                            **self._common("fig7.html", pages))
-        self._write("fig7.html", html)
+        html = self.env.get_template("fig7.html.j2").render(title=fig.title, table=load_table(table_name),
+                                                            parts=parts, **self._common(f"{name}.html", pages))
+        self._write(f"{name}.html", html)
 
     def speed_page(self, pages: list[str]) -> None:
         """speed.html: inference against M, the training step and its breakdown, the data path, params and MACs,
@@ -341,10 +360,11 @@ class ReportBuilder:
         rows = [r for r in sp.training if r["breakdown_ms"]]
         parts = speed.breakdown_parts(rows)
         steps = list(zip(speed.step_labels(rows), rows))  # distinct labels: mode, device (and file) in each
+        step_ms = pd.DataFrame([(p, label, r["breakdown_ms"].get(p, float("nan"))) for p in parts
+                                for label, r in steps], columns=["part", "step", "ms"])
         html = self.env.get_template("speed.html.j2").render(
-            title="Speed", speed=sp, series=series, inference_plot=plots.speed_plot(series, "speed-inference"),
-            breakdown_plot=plots.grouped_bars(parts, {label: [r["breakdown_ms"].get(p, float("nan")) for p in parts]
-                                                      for label, r in steps}, "ms per step", "speed-breakdown"),
+            title="Speed", speed=sp, series=series, inference_plot=figures.speed_plot(series, "speed-inference"),
+            breakdown_plot=figures.bars(step_ms, "part", "ms", "step", "ms per step", "speed-breakdown"),
             parts=parts, steps=steps, not_measured=speed.NOT_MEASURED,
             targets_not_measured=speed.TARGETS_NOT_MEASURED, folder=str(sp.folder),
             **self._common("speed.html", pages))
@@ -392,7 +412,9 @@ class ReportBuilder:
             card["href"] = card["href"] if (self.out / card["href"]).exists() else None
             sweep_cards.append(card)
         html = self.env.get_template("index.html.j2").render(
-            title="Does the paper hold here?", cards=cards, fig7=(self.out / "fig7.html").exists(),
+            title="Does the paper hold here?", cards=cards, figure_cards=[
+                {"name": n, "title": f.title, "source": page_label(t)} for n, (t, f) in declared_figures().items()
+                if (self.out / f"{n}.html").exists()],
             verdict_rule=VERDICT_RULE, speed=sp, speed_error=speed_error,
             speed_href=(self.out / "speed.html").exists(), not_measured=speed.NOT_MEASURED, sweeps=sw,
             sweep_error=sweep_error, sweep_shown=sw.shown if sw is not None else _sweep_shown(self.sweep_storage),
@@ -423,8 +445,9 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
                   data_root: str | Path | None = None, gallery: bool = True,
                   sweep_storage: str | Path | None = None) -> list[Path]:
     """Writes `<table>.html`, `.csv`, `.md` (plus `_breakdown.csv`, and `_fps.csv` for Table 4 with benchmark
-    records) for each of `tables` (default: every table in ablations/, `fig7.html` from Table 1, `speed.html` and
-    `sweep-<study>.html` for every sweep study: the names "fig7", "speed" and "sweeps"), then `index.html`
+    records) for each of `tables` (default: every table in ablations/, the figure pages the tables declare, e.g.
+    `fig7.html` from Table 1, `speed.html` and `sweep-<study>.html` for every sweep study: the names of the
+    figures, "speed" and "sweeps"), then `index.html`
     summarising every table, the speed results and the sweeps; returns the written paths.
 
     profiles: only these profiles (default: every profile with runs); bench_dir: folder of the benchmark files
@@ -434,10 +457,11 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
     SQLite file holds no study and is not created; an existing one is read without writing to it). Unknown table
     names raise InputError listing the tables.
     """
-    names = list(table_names()) + list(OTHER_PAGES)
+    other = list(declared_figures()) + list(REPORT_PAGES)
+    names = list(table_names()) + other
     wanted = names if tables is None else list(dict.fromkeys(tables))
     for t in wanted:
-        if t not in OTHER_PAGES:
+        if t not in other:
             load_table(t)  # an unknown name raises InputError listing the tables
     if profiles:
         from hmr_bench.profiles import PROFILES
@@ -454,8 +478,8 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
     for name in _page_order(wanted):
         log.info("report: %s", name)
         try:  # a bad benchmark or sweep file spoils its own page only; every other page and the index are built
-            if name == "fig7":
-                b.fig7_page(wanted)
+            if name in declared_figures():
+                b.figure_page(name, wanted)
             elif name == "speed":
                 b.speed_page(wanted)
             elif name == "sweeps":

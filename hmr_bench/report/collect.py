@@ -1,9 +1,9 @@
 """What a report page shows, read from the results store: one `Section` per (table, profile, test protocol).
 
 A section wraps `experiment.table_results.table_result` (per-row mean ± 95 % CI over seeds, paired differences to
-the reference row, claim verdicts: the statistics live there and in `eval.stats`, not here) and adds what a page
-needs beside it: the verdict of every cell whose effect the paper's numbers imply, the seeds each row is missing
-and the command that runs them, the per-action / per-joint breakdown (Fig. 7) and the validation curves (Fig. 8).
+the reference row, claim verdicts; the breakdowns, curves and exports are views there too: every pivot of the
+results frames lives in that one module) and adds what a page needs beside it: the verdict of every cell whose
+effect the paper's numbers imply, the seeds each row is missing and the command that runs them.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from hmr_bench.errors import HmrBenchError
 from hmr_bench.eval.stats import Assessment, Claim, assess
+from hmr_bench.experiment import table_results as views
 from hmr_bench.experiment.table_results import TableResult, table_result
 from hmr_bench.tables import Table
 
@@ -25,10 +24,6 @@ log = logging.getLogger(__name__)
 
 PROFILE_ORDER = ("paper", "cpu", "smoke")  # pages show the most faithful profile first
 DEFAULT_PROFILE = "cpu"  # the section shown for a table nothing has been run for
-# Mirror of noxfile.TABLE_SESSIONS (table → nox session); tests/test_report_build.py checks they agree.
-NOX_SESSIONS = {"table2": "ablation-table2", "table3": "ablation-table3", "table4": "ablation-table4",
-                "fig8": "fig8", "table1": "table1", "discrepancies": "discrepancies"}
-CURVE_METRICS = ("mpjpe", "pa_mpjpe")
 _SKIP_IN_SET = {"train.seed", "profile"}  # given by --seeds / --profile, not by --set
 
 
@@ -77,13 +72,36 @@ class Section:
         return run_command(self.table.name, self.profile, self.seeds, None, self.set_args)
 
     def nox_command(self) -> str | None:
-        session = NOX_SESSIONS.get(self.table.name)
+        """`nox -s <the table's declared session> -- --profile P [--set ...]`, or None without a session."""
+        session = self.table.view.session
         if session is None:
             return None
         return f"nox -s {session} -- --profile {self.profile}" + (f" {self.set_args}" if self.set_args else "")
 
     def verdict_counts(self) -> Counter:
         return Counter(a.verdict if a else "not run" for _, a in self.result.claims)
+
+    @property
+    def status(self) -> dict[str, str]:
+        """row → `row_status`."""
+        return {rr.name: row_status(self, rr.name) for rr in self.result.rows}
+
+    def records(self):
+        """The section as one frame row per (row, metric) (`table_results.records`): the CSV's rows."""
+        return views.records(self.result, self.cells, self.status, self.commands)
+
+    def markdown(self) -> str:
+        return views.markdown(self.result, self.cells, self.status, self.commands, self.seeds, self.table_command())
+
+
+def row_status(sec: Section, name: str) -> str:
+    """'ok' | 'missing seeds 1, 2' | 'not run'."""
+    miss = sec.missing.get(name)
+    if not miss:
+        return "ok"
+    if len(miss) == len(sec.seeds):
+        return "not run"
+    return "missing seeds " + ", ".join(str(s) for s in miss)
 
 
 def run_command(table: str, profile: str, seeds, variants: list[str] | None, set_args: str = "") -> str:
@@ -215,86 +233,3 @@ def _set_args(store, table: Table, profile: str, runs: list[dict]) -> str:
     if store.url_redacted != redact_url(default_url()):
         args += ["--store", shlex.quote(store.url_redacted)]
     return " ".join(args)
-
-
-# ------------------------------------------------------------------------------------ Fig. 7 breakdown
-
-@dataclass
-class Breakdown:
-    """Per-action and per-joint test MPJPE of each row (Fig. 7), each the mean over the row's seeds of one run's
-    mean over test samples. per_action: row → {action: mm}; per_joint: row → (J,) mm; joints: J names."""
-
-    actions: list[str]
-    joints: tuple[str, ...]
-    per_action: dict[str, dict[str, float]]
-    per_joint: dict[str, np.ndarray]
-    seeds: dict[str, list[int]]
-
-    @property
-    def empty(self) -> bool:
-        return not self.per_action and not self.per_joint
-
-
-def breakdown(store, sec: Section, metric: str = "mpjpe") -> Breakdown:
-    from hmr_bench.eval.metrics import per_action_mean
-    from hmr_bench.eval.protocols import JOINT_NAMES, PROTOCOLS, get_protocol
-
-    acts: dict[str, list[dict]] = {}
-    joints: dict[str, list[np.ndarray]] = {}
-    seeds: dict[str, list[int]] = {}
-    for rr in sec.result.rows:
-        for run in (r for r in sec.finished if r["run_id"] in rr.run_ids):
-            s = store.samples(run["run_id"], "test", metric, dataset=sec.protocol)
-            if not len(s["index"]):
-                continue
-            seeds.setdefault(rr.name, []).append(run["seed"])
-            if (s["action"] != "").any():
-                acts.setdefault(rr.name, []).append(per_action_mean(s["value"], list(s["action"])))
-            if s["per_joint"] is not None:
-                joints.setdefault(rr.name, []).append(np.nanmean(s["per_joint"].astype(np.float64), axis=0))
-    names = sorted({a for per_run in acts.values() for d in per_run for a in d})
-    per_action = {row: {a: float(np.mean([d[a] for d in per_run if a in d])) for a in names
-                        if any(a in d for d in per_run)} for row, per_run in acts.items()}
-    per_joint = {row: np.mean(np.stack(v), axis=0) for row, v in joints.items()}
-    known = get_protocol(sec.protocol).joint_names if sec.protocol in PROTOCOLS else JOINT_NAMES  # 14 or 17
-    n_j = next((len(v) for v in per_joint.values()), len(known))
-    labels = tuple(known) if n_j == len(known) else tuple(f"joint {j}" for j in range(n_j))
-    return Breakdown(names, labels, per_action, per_joint, seeds)
-
-
-# ------------------------------------------------------------------------------------ Fig. 8 curves
-
-@dataclass
-class Curve:
-    """A row's validation curve over seeds: epoch (E,), mean / low / high (E,) (low/high: min and max over the
-    seeds that reached the epoch), n (E,) seeds per epoch."""
-
-    epoch: np.ndarray
-    mean: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    n: np.ndarray
-
-
-def curves(store, sec: Section, metrics=CURVE_METRICS) -> dict[str, dict[str, Curve]]:
-    """row → metric → `Curve` of the per-epoch validation values of the row's finished runs."""
-    out: dict[str, dict[str, Curve]] = {}
-    for rr in sec.result.rows:
-        for m in metrics:
-            per_seed = []
-            for run_id in rr.run_ids:
-                try:
-                    c = store.curve(run_id, m, "val")
-                except HmrBenchError as e:  # several validation datasets: take none rather than a wrong one
-                    log.warning("no curve for run %s: %s", run_id, e)
-                    continue
-                if len(c["epoch"]):
-                    per_seed.append(dict(zip(c["epoch"].tolist(), c["value"].tolist())))
-            if not per_seed:
-                continue
-            epochs = sorted(set().union(*per_seed))
-            vals = [[d[e] for d in per_seed if e in d] for e in epochs]
-            out.setdefault(rr.name, {})[m] = Curve(
-                np.array(epochs), np.array([np.mean(v) for v in vals]), np.array([np.min(v) for v in vals]),
-                np.array([np.max(v) for v in vals]), np.array([len(v) for v in vals]))
-    return out

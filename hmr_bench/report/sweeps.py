@@ -2,8 +2,9 @@
 ``<cache>/sweeps.sqlite``), one page each, and a card per study on the index.
 
 The numbers come from `sweep.page.sweep_page_data` (trials, best trial, importances, the retrain comparison with
-its statistics from `eval.stats`) and the figures from `sweep.plots`; this module only arranges them for
-``sweep.html.j2`` and writes the command that runs what is missing. Reading never creates a storage and never
+its statistics from `eval.stats`) and the figures from `sweep.plots` (optuna's own plots of the study, as
+matplotlib Figures that this module inlines as SVG); this module only arranges them for ``sweep.html.j2`` and
+writes the command that runs what is missing. Reading never creates a storage and never
 writes to a SQLite one: a SQLite file that does not exist holds no study, an existing one is opened read-only
 (SQLite's ``mode=ro``: no table creation, no lock file, no journal-mode change; for a WAL database SQLite may
 leave its ``-wal`` / ``-shm`` side files, the database file itself is not changed), and a SQLite file without
@@ -19,7 +20,6 @@ sweep section instead of failing the report.
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import os
@@ -242,16 +242,13 @@ def _interval(d: dict | None) -> Interval | None:
                     str(d["method"]))
 
 
-def figure_html(out, alt: str) -> str | None:
-    """A plot for the page: SVG text as is, PNG bytes as an <img> with a data: URI (no file, no network)."""
-    if out is None:
+def figure_html(fig, name: str) -> str | None:
+    """A figure for the page as inline SVG (`to_svg`: no file, no network, element ids prefixed with `name`)."""
+    if fig is None:
         return None
-    if isinstance(out, str):
-        return out
-    from markupsafe import escape
+    from hmr_bench.report.figures import to_svg
 
-    return (f'<img class="plot" alt="{escape(alt)}" src="data:image/png;base64,'
-            f'{base64.b64encode(out).decode("ascii")}">')
+    return to_svg(fig, name)
 
 
 def _trial_rows(data: dict) -> list[dict]:
@@ -322,33 +319,40 @@ def _retrain(cmp: dict | None, best: dict | None = None) -> dict | None:
     return {**cmp, "rows": rows, "stale_best": stale, "stale": now != cmp.get("best_trial")}
 
 
-def _plots(data: dict) -> list[dict]:
-    """[{"key", "html", "caption"}] of every figure `sweep.plots` draws for `data` (absent when None)."""
+def _plots(study, data: dict) -> list[dict]:
+    """[{"key", "html", "caption"}] of every figure `sweep.plots` draws for the optuna `study` and its page
+    `data` (absent when None)."""
+    from hmr_bench.report.figures import retrain_plot
     from hmr_bench.sweep import plots
 
-    study = data["study"]
     out = []
 
-    def add(key: str, result, caption: str) -> None:
-        html = figure_html(result, f"{study}: {key}")
+    def add(key: str, fig, caption: str) -> None:
+        html = figure_html(fig, f"{data['study']}-{key}")
         if html is not None:
             out.append({"key": key, "html": html, "caption": caption})
 
     for i, m in enumerate(data["metrics"]):
-        add(f"history-{m}", plots.plot_history(data, i), f"Optimisation history: validation {m} per trial "
-            "(pruned trials at their last reported epoch), the best so far, the paper's defaults (★).")
-    add("importances", plots.plot_importances(data), "Parameter importances (PED-ANOVA over the complete trials, "
-        "normalised per metric).")
+        add(f"history-{m}", plots.plot_history(study, data, i), f"Optimisation history (optuna): validation {m} "
+            "per complete trial and the best so far"
+            + (", pruned trials (×) at their last reported epoch" if i == 0 else "") + ", the paper's defaults (★).")
     for i, m in enumerate(data["metrics"]):
-        add(f"parallel-{m}", plots.plot_parallel(data, i), f"Parallel coordinates of the complete trials "
-            f"(log axes where searched on a log scale), coloured by validation {m}.")
-        add(f"slices-{m}", plots.plot_slices(data, i), f"Slices: validation {m} against each weight; the dashed "
-            "line is the paper's default.")
-    for dataset, per in sorted(((data.get("retrain") or {}).get("datasets") or {}).items()):
-        if not per:  # no compared metric stored for this test set: nothing to draw
-            continue
-        add(f"retrain-{dataset}", plots.plot_retrain(data, dataset), f"Best weights vs the paper's defaults on "
-            f"{dataset} (test): each seed (grey) and the mean with its 95 % CI over seeds.")
+        add(f"importances-{m}", plots.plot_importances(study, data, i), f"Parameter importances for validation {m} "
+            "(optuna, PED-ANOVA over the complete trials, normalised).")
+    for i, m in enumerate(data["metrics"]):
+        add(f"parallel-{m}", plots.plot_parallel(study, data, i), f"Parallel coordinates of the complete trials "
+            f"(optuna; log axes where searched on a log scale; each axis spans the trials' values, not the searched "
+            f"range), coloured by validation {m}.")
+        add(f"slices-{m}", plots.plot_slices(study, data, i), f"Slices (optuna): validation {m} against each weight "
+            "over its searched range, colour = trial number; the dashed line is the paper's default.")
+    rt = data.get("retrain") or {}
+    for dataset, per in sorted((rt.get("datasets") or {}).items()):
+        html = retrain_plot(per, rt["best_trial"], len(rt["seeds"]), rt["level"], dataset,
+                            f"{data['study']}-retrain-{dataset}")
+        if html is not None:  # None: no compared metric stored for this test set
+            out.append({"key": f"retrain-{dataset}", "html": html, "caption": f"Best weights vs the paper's "
+                        f"defaults on {dataset} (test): each seed (grey) and the mean with its "
+                        f"{int(rt['level'] * 100)} % CI over seeds."})
     return out
 
 
@@ -357,13 +361,15 @@ def sweep_view(sw: Sweeps, name: str, store, store_args: str = "") -> dict:
     comparison, the retrain rows (None before retraining), the figures, and the command that (re)runs the
     retrain (best vs defaults, several seeds, test split)."""
     from hmr_bench.sweep.page import sweep_page_data
+    from hmr_bench.sweep.study import load_study
 
     data = sweep_page_data(name, sw.storage, store)
     finished = data["counts"].get("COMPLETE", 0) + data["counts"].get("PRUNED", 0)
     plan_seeds = (data["retrain"] or {}).get("seeds", []) + (data["retrain"] or {}).get("missing_seeds", [])
     command = sweep_command(name, data["spec"], finished, sorted(plan_seeds), sw.args + store_args)
     return {**data, "counts": _ordered(data["counts"]), "states": states(data["counts"]), "rows": _trial_rows(data),
-            "versus": _versus(data), "retrain_view": _retrain(data["retrain"], data["best"]), "figures": _plots(data),
+            "versus": _versus(data), "retrain_view": _retrain(data["retrain"], data["best"]),
+            "figures": _plots(load_study(sw.storage, name), data),
             "command": command, "finished": finished, "href": page_name(name)}
 
 

@@ -4,7 +4,7 @@
 - `study`: optuna storage (SQLite/PostgreSQL), seeded sampler, recovery of trials whose process died;
 - `search`: the loop (`run_sweep`): each trial is a normal results-store run, scored on validation;
 - `retrain`: the best weights and the paper's defaults over several seeds on test, paired statistics;
-- `page`, `plots`: the report's sweep page (`sweep_page_data`) and its PNG plots;
+- `page`, `plots`: the report's sweep page (`sweep_page_data`) and optuna's own plots of the study;
 - `cli`: `hmr-bench sweep` (importing it does not import optuna or torch).
 """
 

@@ -1,7 +1,8 @@
-"""Everything a report's sweep page shows, as one JSON-ready dict (the plots in `sweep.plots` draw from it).
+"""Everything a report's sweep page shows, as one JSON-ready dict; `sweep.plots` draws optuna's plots of the study
+with it (labels, ranges, the paper's defaults, which trial ran them).
 
     data = sweep_page_data("weights-cpu", None, ResultsStore())
-    png = plots.plot_history(data)
+    fig = plots.plot_history(load_study(storage, "weights-cpu"), data)
 """
 
 from __future__ import annotations
