@@ -87,17 +87,20 @@ def test_model_cost_parts_add_up(shared):
 
 
 def test_ief_head_macs_match_a_hand_count():
-    """IEFHead (feat 16, M = 5 RoIs, box_input 'all', fc1 32, fc2 1024, 3 iterations) on u: (B, M, 16): each
-    iteration runs fc1, fc2 and the three output layers on all B·M RoIs; the 6D → matrix step has no matmul."""
+    """IEFHead (feat 16, M = 5 RoIs, box_input 'all', fc1 32, fc2 1024, 3 iterations) on u: (B, M, 16): fc1's
+    context columns (u_m and the 3M box codes) run once, its state columns, fc2 and the three output layers every
+    iteration, on all B·M RoIs; the 6D → matrix step has no matmul."""
     from hmr_bench.models.head import IEFHead
 
     B, M, d, fc1, fc2, n_iter = 2, 5, 16, 32, 1024, 3
     pose, shape, cam = 24 * 6, 10, 3
     in_dim = d + 3 * M + (pose + shape + cam)  # [u_m, bbox_info of all 5 RoIs, θ, β, C] = 16 + 15 + 157
     assert in_dim == 188
-    by_hand = n_iter * B * M * (in_dim * fc1 + fc1 * fc2 + fc2 * (pose + shape + cam))
+    context = d + 3 * M
+    by_hand = B * M * (context * fc1 + n_iter * ((in_dim - context) * fc1 + fc1 * fc2 + fc2 * (pose + shape + cam)))
     head = IEFHead(d, M, box_input="all", fc1_dim=fc1, n_iter=n_iter).eval()
-    assert count_macs(head, torch.randn(B, M, d), torch.rand(B, M, 3)) == by_hand == 30 * (6016 + 32768 + 160768)
+    assert count_macs(head, torch.randn(B, M, d), torch.rand(B, M, 3)) == by_hand == 10 * 992 + 30 * (5024 + 32768
+                                                                                                      + 160768)
 
 
 class StridedNet(nn.Module):

@@ -149,10 +149,16 @@ def test_breakdown_times_the_data_iterator(body):
 
 
 def test_targets_entries_and_verdicts():
-    assert targets._entry("inference_overhead", 0.04)["met"] is True
-    assert targets._entry("train_vs_backbone", 0.8)["met"] is False
-    assert targets._entry("shared_scaling", 1.2) | {} == {"measured": 1.2, "target": "≤ 1.5", "met": True}
-    assert targets._entry("gpu_latency_ms", 3.0)["met"] is None
+    """The issue's bounds: GPU ≤ 0.05 / ≥ 0.85, CPU ≤ 0.15 / ≥ 0.75; shared scaling ≤ 1.5 on both."""
+    assert targets._entry("inference_overhead", 0.04, "cuda")["met"] is True
+    assert targets._entry("inference_overhead", 0.10, "cuda")["met"] is False
+    assert targets._entry("inference_overhead", 0.10, "cpu")["met"] is True
+    assert targets._entry("train_vs_backbone", 0.8, "cuda")["met"] is False
+    assert targets._entry("train_vs_backbone", 0.8, "cpu")["met"] is True
+    assert targets._entry("train_vs_backbone", 0.7, "cpu") | {} == {"measured": 0.7, "target": "≥ 0.75", "met": False}
+    assert targets._entry("shared_scaling", 1.2, "cpu") | {} == {"measured": 1.2, "target": "≤ 1.5", "met": True}
+    assert targets._entry("gpu_latency_ms", 3.0, "cuda")["met"] is None
+    assert targets._entry("gpu_throughput", 900.0, "cpu")["met"] is None  # no CPU bound
 
 
 def test_targets_cli_writes_json(tmp_path, monkeypatch, body):

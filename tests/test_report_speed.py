@@ -120,7 +120,7 @@ def built(tmp_path_factory):
     assert len(write_results([], gpu_rows, bench, meta=GPU)) == 1  # hmr_bench_cuda-test-gpu-1_..., beside the cpu one
     with threads(1):
         result = run_targets("cpu", {"cnn-tiny": 2}, rounds=1, warmup=0, only=("train_vs_backbone",))
-    result["targets"]["cnn-tiny"]["shared_scaling"] = _entry("shared_scaling", 1.2, backbone="cnn-tiny", batch=2,
+    result["targets"]["cnn-tiny"]["shared_scaling"] = _entry("shared_scaling", 1.2, "cpu", backbone="cnn-tiny", batch=2,
                                                              crops_ratio=4.7)
     (bench / "targets_cpu-test.json").write_text(json.dumps(result, default=str))
     with pytest.MonkeyPatch.context() as mp, threads(1):
@@ -259,8 +259,8 @@ def test_data_path_and_params_rows(built):
 
 
 def test_targets_ratio_threshold_and_verdict(built):
-    """train_vs_backbone = backbone fwd+bwd time / step time (its parts, stored beside it), target ≥ 0.85;
-    shared_scaling 1.2 against ≤ 1.5: met."""
+    """train_vs_backbone = backbone fwd+bwd time / step time (its parts, stored beside it), against the CPU target
+    ≥ 0.75 (measured on the CPU; the CUDA target is ≥ 0.85); shared_scaling 1.2 against ≤ 1.5: met."""
     _, out, result, _ = built
     html = (out / "speed.html").read_text()
     entry = result["targets"]["cnn-tiny"]["train_vs_backbone"]
@@ -269,8 +269,8 @@ def test_targets_ratio_threshold_and_verdict(built):
     cells = {e["data-kind"]: e for e in elements(row)}
     assert float(cells["measured"]["data-value"]) == pytest.approx(ratio, rel=1e-9)
     assert cells["measured"]["text"] == f"{ratio:.4g}"
-    assert cells["threshold"]["text"] == "≥ 0.85"
-    assert cells["met"]["data-value"] == ("met" if ratio >= 0.85 else "not met")
+    assert cells["threshold"]["text"] == "≥ 0.75"
+    assert cells["met"]["data-value"] == ("met" if ratio >= 0.75 else "not met")
     row = re.search(r'<tr data-backbone="cnn-tiny" data-target="shared_scaling">.*?</tr>', html, re.S).group(0)
     cells = {e["data-kind"]: e for e in elements(row)}
     assert cells["threshold"]["text"] == "≤ 1.5" and cells["met"]["data-value"] == "met"

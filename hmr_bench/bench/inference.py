@@ -4,7 +4,8 @@ Scopes (what one call computes, for a batch of B samples with M RoIs each; the b
 
     backbone     the backbone on B·M normalised crops (shared mode: `forward_features` on B union images)
     model        + fusion, head and projection: `model(crops, bbox_info)` / `forward_shared(...)` on normalised input
-    end-to-end   uint8 → normalised, model, RoI 0 selected, body model → vertices and H36M-17 joints
+    end-to-end   uint8 → normalised, model decoding RoI 0 only (`decode(..., roi=0)`: fusion over all M, head on
+                 RoI 0, no projection), body model → vertices and H36M-17 joints
                  (what evaluation and a deployed model compute; Table 4's FPS is this scope)
 
     fn = inference_fn(model, body, batch, cfg, "end-to-end")     # a zero-argument callable
@@ -20,6 +21,7 @@ import torch
 
 from hmr_bench.bench.timing import Timing, check_rounds, time_fn
 from hmr_bench.errors import InputError
+from hmr_bench.models.common import OFFICIAL_EVAL_ROI
 
 SCOPES = ("backbone", "model", "end-to-end")
 PARTS = ("backbone", "fusion_head", "body")  # the parts of one end-to-end inference
@@ -57,10 +59,10 @@ def _backbone_features(model, x: dict, cfg) -> torch.Tensor:
     return pooled.mean(dim=(2, 3)).reshape(B, M, -1)
 
 
-def _model(model, x: dict, cfg):
+def _model(model, x: dict, cfg, roi: int | None = None):
     if cfg.model.shared_backbone:
-        return model.forward_shared(x["union"], x["roi_boxes"], x["bbox_info"])
-    return model(x["crops"], x["bbox_info"])
+        return model.forward_shared(x["union"], x["roi_boxes"], x["bbox_info"], roi)
+    return model(x["crops"], x["bbox_info"], roi)
 
 
 def _body(body, out):
@@ -93,7 +95,7 @@ def inference_fn(model, body, batch: dict, cfg, scope: str = "end-to-end", devic
                 return _model(model, x, cfg)
             key = "union" if cfg.model.shared_backbone else "crops"
             xe = {**x, key: normalize_crops(batch[key])}
-            return _body(body, _model(model, xe, cfg))
+            return _body(body, _model(model, xe, cfg, roi=OFFICIAL_EVAL_ROI))
 
     return call
 
@@ -108,7 +110,7 @@ def inference_parts(model, body, batch: dict, cfg, rounds: int = 10, warmup: int
     """Timing of each part of one end-to-end inference, each timed on its own inputs (computed once before):
 
         backbone     normalised input → h (B, M, d) (shared mode: forward_features + RoIAlign + mean)
-        fusion_head  h → ModelOutput: fusion, head, projection (`model.decode`)
+        fusion_head  h → RoI 0's ModelOutput: fusion, head (`model.decode(h, bbox_info, roi=0)`)
         body         ModelOutput → RoI 0 → body model → vertices, H36M-17 joints
 
     Returns {part: Timing} in `PARTS` order. Timing parts apart keeps a small part's time from being the
@@ -119,7 +121,7 @@ def inference_parts(model, body, batch: dict, cfg, rounds: int = 10, warmup: int
     with torch.no_grad(), autocast(cfg, device):
         x = _normalised(batch, cfg)
         h = _backbone_features(model, x, cfg)
-        out = model.decode(h, x["bbox_info"])
+        out = model.decode(h, x["bbox_info"], OFFICIAL_EVAL_ROI)
 
     def timed(fn):
         def call():
@@ -129,7 +131,7 @@ def inference_parts(model, body, batch: dict, cfg, rounds: int = 10, warmup: int
         return time_fn(call, rounds, warmup, device)
 
     return {"backbone": timed(lambda: _backbone_features(model, x, cfg)),
-            "fusion_head": timed(lambda: model.decode(h, x["bbox_info"])),
+            "fusion_head": timed(lambda: model.decode(h, x["bbox_info"], OFFICIAL_EVAL_ROI)),
             "body": timed(lambda: _body(body, out))}
 
 

@@ -19,25 +19,38 @@ from hmr_bench.data.rois import default_union
 from hmr_bench.errors import InputError
 from hmr_bench.models.backbones import size_multiple
 
-# (W, H) crop of each backbone: the profiles' (cnn-tiny: smoke, cnn-small: cpu), the paper's 192×256 otherwise
-DEFAULT_CROP = {"cnn-tiny": (36, 48), "cnn-small": (48, 64)}
+# The profile each backbone serves: a benchmark of that backbone computes what the profile's runs compute outside
+# the backbone (crop, head width, vertex subset of the vertex loss); the profile's input and frozen-backbone
+# choices are not taken: a benchmark times the backbone too, on RGB crops.
+BACKBONE_PROFILE = {"cnn-tiny": "smoke", "cnn-small": "cpu", "resnet50": "paper"}
+PROFILE_COMPUTE = ("data.crop_size", "model.fc1_dim", "loss.vertex_stride")
 PAPER_CROP = (192, 256)
 
 
+def profile_compute(backbone: str) -> dict:
+    """{dotted key: value} of `PROFILE_COMPUTE` from the profile `backbone` serves (`BACKBONE_PROFILE`); for any
+    other backbone the paper profile's, i.e. the defaults (192×256 crops, fc1 2048, every vertex)."""
+    from hmr_bench.config import get_path
+    from hmr_bench.profiles import profile_config
+
+    cfg = profile_config(BACKBONE_PROFILE.get(backbone, "paper"))
+    return {key: get_path(cfg, key) for key in PROFILE_COMPUTE}
+
+
 def default_crop(backbone: str) -> tuple[int, int]:
-    """(W, H) crop size benchmarked for `backbone`."""
-    return DEFAULT_CROP.get(backbone, PAPER_CROP)
+    """(W, H) crop size benchmarked for `backbone` (its profile's)."""
+    return tuple(profile_compute(backbone)["data.crop_size"])
 
 
 def bench_config(backbone: str = "cnn-small", num_rois: int = 5, crop_size: tuple[int, int] | None = None, *,
                  shared: bool = False, union_crop: tuple[int, int] | None = None, batch_size: int = 32,
                  amp: str = "off", channels_last: bool = False, compile: bool = False,
                  overrides: dict | None = None) -> RunConfig:
-    """The RunConfig of one benchmark variant: the default (official) method with this backbone, M, crop (W, H),
-    mode (separate crops, or shared backbone with a union image), batch size and speed settings; `overrides`
-    (dotted keys) on top."""
+    """The RunConfig of one benchmark variant: the default (official) method with this backbone and its profile's
+    compute settings (`profile_compute`), M, crop (W, H), mode (separate crops, or shared backbone with a union
+    image), batch size and speed settings; `overrides` (dotted keys) on top."""
     crop = tuple(crop_size) if crop_size is not None else default_crop(backbone)
-    ov = {"model.backbone": backbone, "data.num_rois": num_rois, "data.crop_size": crop,
+    ov = {**profile_compute(backbone), "model.backbone": backbone, "data.num_rois": num_rois, "data.crop_size": crop,
           "model.shared_backbone": shared, "train.batch_size": batch_size, "train.amp": amp,
           "train.channels_last": channels_last, "train.compile": compile}
     if shared:

@@ -26,12 +26,14 @@ class MeanPredictor(torch.nn.Module):
         self.register_buffer("betas", shape)
         self.register_buffer("cam", cam)
 
-    def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor) -> ModelOutput:
-        """crops (B, M, 3, H, W) → the mean parameters broadcast to (B, M, ...)."""
+    def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor, roi: int | None = None) -> ModelOutput:
+        """crops (B, M, 3, H, W) → the mean parameters broadcast to (B, M, ...). `roi` (the models' decode-one-RoI
+        argument) changes nothing: every RoI gets the same mean, so all M are returned for `select_eval_roi`."""
         B, M = bbox_info.shape[:2]
         empty = crops.new_zeros(B, M, 0)
         return ModelOutput(rotmat=self.rotmat.expand(B, M, 24, 3, 3), betas=self.betas.expand(B, M, -1),
                            cam=self.cam.expand(B, M, 3), features=empty, fused=empty)
 
-    def forward_shared(self, union: torch.Tensor, roi_boxes: torch.Tensor, bbox_info: torch.Tensor) -> ModelOutput:
-        return self.forward(union[:, None].expand(-1, bbox_info.shape[1], -1, -1, -1), bbox_info)
+    def forward_shared(self, union: torch.Tensor, roi_boxes: torch.Tensor, bbox_info: torch.Tensor,
+                       roi: int | None = None) -> ModelOutput:
+        return self.forward(union[:, None].expand(-1, bbox_info.shape[1], -1, -1, -1), bbox_info, roi)

@@ -32,7 +32,8 @@ class SingleRoIModel(nn.Module):
         self.num_rois = 1
         self.input_mode = "crops"
 
-    def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor | None = None) -> ModelOutput:
+    def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor | None = None,
+                roi: int | None = None) -> ModelOutput:
         """crops: (B, 3, H, W) or (B, 1, 3, H, W); bbox_info: (B, 3) or (B, 1, 3) (None allowed for HMR).
 
         Returns ModelOutput with M = 1.
@@ -44,11 +45,14 @@ class SingleRoIModel(nn.Module):
         if crops.ndim != 4 or crops.shape[1] != c:
             raise InputError(src, "crops", found=f"shape {tuple(crops.shape)}",
                              expected=f"shape (B, {c}, H, W) or (B, 1, {c}, H, W): one crop per sample")
-        return self.decode(self.backbone(crops)[:, None], bbox_info)
+        return self.decode(self.backbone(crops)[:, None], bbox_info, roi)
 
-    def decode(self, h: torch.Tensor, bbox_info: torch.Tensor | None) -> ModelOutput:
-        """h: (B, 1, d) backbone features (or (B, M, d): RoI 0 is used); bbox_info: (B, 3), (B, M, 3) or None."""
+    def decode(self, h: torch.Tensor, bbox_info: torch.Tensor | None, roi: int | None = None) -> ModelOutput:
+        """h: (B, 1, d) backbone features (or (B, M, d): RoI 0 is used); bbox_info: (B, 3), (B, M, 3) or None.
+        roi: None or 0 (the one RoI; `ModelOutput.roi` is set to it)."""
         src = f"{self.name}.decode"
+        if roi not in (None, 0):
+            raise InputError(src, "roi", found=roi, expected="0 or None: a single-RoI model has one RoI")
         h = h[:, :1]
         B = h.shape[0]
         if bbox_info is None:
@@ -61,7 +65,7 @@ class SingleRoIModel(nn.Module):
             raise InputError(src, "bbox_info", found=f"shape {tuple(bbox_info.shape)}",
                              expected=f"shape (B, 3) or (B, 1, 3) with B = {B}")
         pred = self.head(h, bbox_info[:, None])
-        return ModelOutput(rotmat=pred.rotmat, betas=pred.betas, cam=pred.cam, features=h, fused=h)
+        return ModelOutput(rotmat=pred.rotmat, betas=pred.betas, cam=pred.cam, features=h, fused=h, roi=roi)
 
 
 def build_single_roi(kind: str, backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None,

@@ -31,6 +31,8 @@ class ModelOutput:
     rotmat: (B, M, 24, 3, 3); betas: (B, M, 10); cam: (B, M, 3) as (s, tx, ty), the crop camera;
     features: h (B, M, d) backbone features; fused: u (B, M, d); embedding: z (B, M, dz) or None;
     fusion_weights: (B, M, M), row m = weights over source RoIs n, or None.
+    roi: None when every RoI was decoded; k when only RoI k was (inference: `decode(..., roi=k)`), then M = 1 in
+    rotmat, betas, cam and fused (features keep all M RoIs, embedding is None).
     """
 
     rotmat: torch.Tensor
@@ -40,6 +42,7 @@ class ModelOutput:
     fused: torch.Tensor
     embedding: torch.Tensor | None = None
     fusion_weights: torch.Tensor | None = None
+    roi: int | None = None
 
 
 @dataclass
@@ -52,7 +55,12 @@ class RoIPrediction:
 
 
 def select_eval_roi(output: ModelOutput, roi: int = OFFICIAL_EVAL_ROI) -> RoIPrediction:
-    """The evaluation prediction: RoI `roi` of every sample (official: 0, spec §3.3; no averaging)."""
+    """The evaluation prediction: RoI `roi` of every sample (official: 0, spec §3.3; no averaging). `output` may hold
+    every RoI or, decoded with `roi=`, that RoI only."""
+    if output.roi is not None:
+        if output.roi != roi:
+            raise InputError("select_eval_roi", "roi", found=roi, expected=f"{output.roi}, the only RoI decoded")
+        return RoIPrediction(output.rotmat[:, 0], output.betas[:, 0], output.cam[:, 0])
     M = output.rotmat.shape[1]
     if not 0 <= roi < M:
         raise InputError("select_eval_roi", "roi", found=roi, expected=f"an index in [0, {M})")

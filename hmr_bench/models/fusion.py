@@ -101,11 +101,22 @@ class OfficialWeightFusion(nn.Module):
             parts.append(enc.unsqueeze(1).expand(B, M, M, enc.shape[-1]))  # Γ(B_n)
         return torch.cat(parts, dim=-1)
 
+    def pair_projection(self, h: torch.Tensor, bbox_info: torch.Tensor) -> torch.Tensor:
+        """g = FC_fuse(F): (B, M, M, hidden), g[b, m, n] = W [h_n, code_mn] + c, computed as W_h h_n (M rows per
+        sample, not M²) + W_code code_mn: the same linear map without materialising the M² copies of h_n."""
+        B, M, d = h.shape
+        w, bias = self.fuse_fc.weight, self.fuse_fc.bias
+        g = torch.nn.functional.linear(h, w[:, :d], bias).unsqueeze(1)  # (B, 1, M, hidden): W_h h_n + c
+        if self.code == "null":
+            return g.expand(B, M, M, g.shape[-1])
+        code = self.pair_features(h[..., :0], bbox_info)  # (B, M, M, code_dim): [code_mn] alone
+        return g + torch.nn.functional.linear(code, w[:, d:])
+
     def forward(self, h: torch.Tensor, bbox_info: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """h: (B, M, d), bbox_info: (B, M, 3) -> u: (B, M, d), weights: (B, M, M)."""
         check_fusion_inputs(h, bbox_info, self.dim, self.num_rois, f"fusion ({self.code})")
         B, M, _ = h.shape
-        g = self.fuse_fc(self.pair_features(h, bbox_info))  # (B, M, M, 256)
+        g = self.pair_projection(h, bbox_info)  # (B, M, M, 256)
         logits = self.att(g.reshape(B, M, -1))  # (B, M, M): row m from [g_m0, ..., g_m(M-1)]
         weights = torch.softmax(logits, dim=-1)
         return _weighted_sum(weights, h), weights

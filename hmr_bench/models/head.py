@@ -119,10 +119,18 @@ class IEFDecoder(nn.Module):
         return {name: getattr(self, f"dec{name}")(x) for name in self.names}
 
     def iterate(self, context: torch.Tensor, state: dict[str, torch.Tensor], n_iter: int) -> dict[str, torch.Tensor]:
-        """IEF: n_iter times x = [context, state...] (in `names` order), state += deltas. context: (N, c)."""
+        """IEF: n_iter times x = [context, state...] (in `names` order), state += deltas. context: (N, c).
+
+        The same maths as calling `forward` on the concatenation each iteration, but fc1's context columns are
+        applied once: fc1(x) = W_c context + W_s state + b, and the context does not change between iterations
+        (for the official head it is most of fc1's input: d + 3M of d + 3M + 157 columns)."""
+        c = context.shape[-1]
+        w = self.fc1.weight
+        fixed = nn.functional.linear(context, w[:, :c], self.fc1.bias)  # W_c context + b, once
         for _ in range(n_iter):
-            deltas = self(torch.cat([context, *(state[n] for n in self.names)], dim=-1))
-            state = {n: state[n] + deltas[n] for n in self.names}
+            x = fixed + nn.functional.linear(torch.cat([state[n] for n in self.names], dim=-1), w[:, c:])
+            x = self.drop2(self.fc2(self.drop1(x)))
+            state = {n: state[n] + getattr(self, f"dec{n}")(x) for n in self.names}
         return state
 
 
@@ -147,6 +155,15 @@ class _HeadBase(nn.Module):
             raise InputError(source, "u", found=f"M = {u.shape[1]}",
                              expected=f"M = {self.num_rois} (box_input 'all' feeds 3M box codes)")
 
+    @staticmethod
+    def _rois(x: torch.Tensor, roi: int | None) -> torch.Tensor:
+        """x: (B, M, ...) → the rows the head decodes: all M, or only RoI `roi` (B, 1, ...)."""
+        if roi is None:
+            return x
+        if not 0 <= roi < x.shape[1]:
+            raise InputError("head", "roi", found=roi, expected=f"an index in [0, {x.shape[1]}) or None (all RoIs)")
+        return x[:, roi:roi + 1]
+
     def _init(self, name: str, n: int) -> torch.Tensor:
         return getattr(self, name).unsqueeze(0).expand(n, -1)
 
@@ -168,11 +185,14 @@ class IEFHead(_HeadBase):
         self.regressor = IEFDecoder(self.in_dim, {"pose": 6 * NUM_JOINTS, "shape": self.num_betas, "cam": 3},
                                     fc1_dim, fc2_dim, dropout)
 
-    def forward(self, u: torch.Tensor, bbox_info: torch.Tensor) -> HeadOutput:
-        """u: (B, M, d), bbox_info: (B, M, 3) -> HeadOutput with per-RoI rotmat, betas, cam."""
+    def forward(self, u: torch.Tensor, bbox_info: torch.Tensor, roi: int | None = None) -> HeadOutput:
+        """u: (B, M, d), bbox_info: (B, M, 3) -> HeadOutput with per-RoI rotmat, betas, cam; with `roi` only that
+        RoI's (M = 1): each RoI's regression reads its own row of fused features and box codes, so the others
+        need not be computed (inference evaluates one RoI)."""
         self._check(u, bbox_info, "head (ief)")
-        B, M, _ = u.shape
-        context = torch.cat([u, box_block(bbox_info, self.box_input).to(u.dtype)], dim=-1).reshape(B * M, -1)
+        context = self._rois(torch.cat([u, box_block(bbox_info, self.box_input).to(u.dtype)], dim=-1), roi)
+        B, M, _ = context.shape
+        context = context.reshape(B * M, -1)
         n = B * M
         state = {"pose": self._init("init_pose", n), "shape": self._init("init_shape", n),
                  "cam": self._init("init_cam", n)}
@@ -192,15 +212,18 @@ class SharedMeshHead(_HeadBase):
         self.mesh = IEFDecoder(mesh_in, {"pose": 6 * NUM_JOINTS, "shape": self.num_betas}, fc1_dim, fc2_dim, dropout)
         self.cam = IEFDecoder(feat_dim + self.box_dim + 3, {"cam": 3}, fc1_dim, fc2_dim, dropout)
 
-    def forward(self, u: torch.Tensor, bbox_info: torch.Tensor) -> HeadOutput:
-        """u: (B, M, d), bbox_info: (B, M, 3) -> HeadOutput (rotmat/betas equal across the M RoIs)."""
+    def forward(self, u: torch.Tensor, bbox_info: torch.Tensor, roi: int | None = None) -> HeadOutput:
+        """u: (B, M, d), bbox_info: (B, M, 3) -> HeadOutput (rotmat/betas equal across the M RoIs); with `roi` only
+        that RoI's camera is decoded (M = 1; the mesh still pools all M)."""
         self._check(u, bbox_info, "head (shared-mesh)")
         B, M, _ = u.shape
         pooled = u.mean(dim=1)  # ū: (B, d)
         mesh_ctx = pooled if self.mesh_box_dim == 0 else torch.cat([pooled, bbox_info.reshape(B, 3 * M)], dim=-1)
         mesh = self.mesh.iterate(mesh_ctx, {"pose": self._init("init_pose", B), "shape": self._init("init_shape", B)},
                                  self.n_iter)
-        cam_ctx = torch.cat([u, box_block(bbox_info, self.box_input).to(u.dtype)], dim=-1).reshape(B * M, -1)
+        cam_ctx = self._rois(torch.cat([u, box_block(bbox_info, self.box_input).to(u.dtype)], dim=-1), roi)
+        M = cam_ctx.shape[1]
+        cam_ctx = cam_ctx.reshape(B * M, -1)
         cam = self.cam.iterate(cam_ctx, {"cam": self._init("init_cam", B * M)}, self.n_iter)["cam"]
         pose = mesh["pose"].unsqueeze(1).expand(B, M, -1).reshape(B * M, -1)
         betas = mesh["shape"].unsqueeze(1).expand(B, M, -1).reshape(B * M, -1)

@@ -59,14 +59,16 @@ class MultiRoIModel(nn.Module):
         self.roi_output_size = tuple(roi_output_size or (math.ceil(self.crop_size[0] / stride),
                                                          math.ceil(self.crop_size[1] / stride)))
 
-    def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor) -> ModelOutput:
-        """crops: (B, M, 3, H, W) ImageNet-normalised; bbox_info: (B, M, 3) (spec §2.2) -> ModelOutput."""
+    def forward(self, crops: torch.Tensor, bbox_info: torch.Tensor, roi: int | None = None) -> ModelOutput:
+        """crops: (B, M, 3, H, W) ImageNet-normalised; bbox_info: (B, M, 3) (spec §2.2) -> ModelOutput (of RoI
+        `roi` only when given: see `decode`)."""
         check_crops(crops, bbox_info, "MultiRoIModel.forward", getattr(self.backbone, "in_chans", 3))
         B, M = crops.shape[:2]
         h = self.backbone(crops.reshape(B * M, *crops.shape[2:])).reshape(B, M, -1)
-        return self.decode(h, bbox_info)
+        return self.decode(h, bbox_info, roi)
 
-    def forward_shared(self, image: torch.Tensor, roi_boxes: torch.Tensor, bbox_info: torch.Tensor) -> ModelOutput:
+    def forward_shared(self, image: torch.Tensor, roi_boxes: torch.Tensor, bbox_info: torch.Tensor,
+                       roi: int | None = None) -> ModelOutput:
         """image: (B, 3, Hu, Wu) union crop; roi_boxes: (B, M, 4) as (x1, y1, x2, y2) in its pixels;
         bbox_info: (B, M, 3) -> ModelOutput. One `forward_features` pass, then RoIAlign + mean per RoI."""
         from hmr_bench.models.roi_align import roi_align
@@ -87,12 +89,19 @@ class MultiRoIModel(nn.Module):
         boxes = torch.cat([batch_idx[:, None], roi_boxes.reshape(B * M, 4).to(feats.dtype)], dim=1)  # (B·M, 5)
         pooled = roi_align(feats, boxes, self.roi_output_size, spatial_scale=1.0 / self.backbone.stride,
                            sampling_ratio=2, aligned=True)  # (B·M, d, ph, pw)
-        return self.decode(pooled.mean(dim=(2, 3)).reshape(B, M, -1), bbox_info)
+        return self.decode(pooled.mean(dim=(2, 3)).reshape(B, M, -1), bbox_info, roi)
 
-    def decode(self, h: torch.Tensor, bbox_info: torch.Tensor) -> ModelOutput:
-        """h: (B, M, d) backbone features, bbox_info: (B, M, 3) -> ModelOutput (fusion, head, projection)."""
+    def decode(self, h: torch.Tensor, bbox_info: torch.Tensor, roi: int | None = None) -> ModelOutput:
+        """h: (B, M, d) backbone features, bbox_info: (B, M, 3) -> ModelOutput (fusion, head, projection).
+
+        roi: None decodes every RoI (training). An index k decodes RoI k only, as inference needs (the official
+        evaluation keeps RoI 0): fusion still mixes all M RoIs, the head regresses only row k (1/M of its work)
+        and the contrastive projection, a training-only output, is skipped; `ModelOutput.roi` = k."""
         u, weights = self.fusion(h, bbox_info)
-        pred = self.head(u, bbox_info)
+        pred = self.head(u, bbox_info, roi)
+        if roi is not None:
+            return ModelOutput(rotmat=pred.rotmat, betas=pred.betas, cam=pred.cam, features=h,
+                               fused=u[:, roi:roi + 1], fusion_weights=weights, roi=roi)
         z = None if self.projection is None else self.projection(h)
         return ModelOutput(rotmat=pred.rotmat, betas=pred.betas, cam=pred.cam, features=h, fused=u,
                            embedding=z, fusion_weights=weights)

@@ -90,14 +90,15 @@ def backbone_split(backbone: torch.nn.Module, tail_blocks: int) -> tuple[torch.n
     return backbone.split(tail_blocks)
 
 
-def decode_features(model: torch.nn.Module, features: torch.Tensor, bbox_info: torch.Tensor, tail_blocks: int):
+def decode_features(model: torch.nn.Module, features: torch.Tensor, bbox_info: torch.Tensor, tail_blocks: int,
+                    roi: int | None = None):
     """ModelOutput of cached features: pooled (B, M, d) straight to fusion + head; the input maps of a trained tail
-    (B, M, C, h, w) through the tail and the average pool first."""
+    (B, M, C, h, w) through the tail and the average pool first. `roi`: decode that RoI only (`model.decode`)."""
     if features.ndim == 5:
         B, M = features.shape[:2]
         tail = backbone_split(model.backbone, tail_blocks)[1]
         features = tail(features.flatten(0, 1).float()).mean(dim=(2, 3)).reshape(B, M, -1)
-    return model.decode(features, bbox_info)
+    return model.decode(features, bbox_info, roi)
 
 
 def freeze_backbone(model: torch.nn.Module, cfg) -> None:

@@ -35,17 +35,18 @@ def to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def run_model(model, batch: dict, cfg: RunConfig):
-    """ModelOutput of a batch (crops mode, or the union image in shared-backbone mode). `model` may be the
-    DistributedDataParallel wrapper of a `BatchForward` (then its forward does this)."""
+def run_model(model, batch: dict, cfg: RunConfig, roi: int | None = None):
+    """ModelOutput of a batch (crops mode, or the union image in shared-backbone mode); of RoI `roi` only when
+    given (inference: `MultiRoIModel.decode`). `model` may be the DistributedDataParallel wrapper of a
+    `BatchForward` (then its forward does this, for every RoI)."""
     if isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return model(batch)
     if "features" in batch:  # a frozen backbone's cached features (train.features)
-        return decode_features(model, batch["features"], batch["bbox_info"].float(), cfg.train.tail_blocks)
+        return decode_features(model, batch["features"], batch["bbox_info"].float(), cfg.train.tail_blocks, roi)
     if cfg.model.shared_backbone:
         return model.forward_shared(normalize_crops(batch["union"]), batch["roi_boxes_union"].float(),
-                                    batch["bbox_info"].float())
-    return model(normalize_crops(batch["crops"]), batch["bbox_info"].float())
+                                    batch["bbox_info"].float(), roi)
+    return model(normalize_crops(batch["crops"]), batch["bbox_info"].float(), roi)
 
 
 class BatchForward(torch.nn.Module):
@@ -120,8 +121,7 @@ def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict
 @torch.no_grad()
 def evaluate_predictions(model, body, batch: dict, cfg: RunConfig, protocol: Protocol) -> dict[str, torch.Tensor]:
     """Per-sample metrics of one eval batch (RoI `protocol.roi`, official: 0)."""
-    out = run_model(model, batch, cfg)
-    roi = select_eval_roi(out, protocol.roi)
+    roi = select_eval_roi(run_model(model, batch, cfg, roi=protocol.roi), protocol.roi)
     pred = body(roi.betas, rotmat=roi.rotmat)
     protocol = with_gt_convention(protocol, cfg.data.eval_gt)  # the run's named GT source (eval.gt_choice)
     gt = ground_truth(protocol, batch, gt_bodies(body, cfg.body_model))  # gendered GT models when given

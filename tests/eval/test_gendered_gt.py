@@ -50,7 +50,7 @@ class FixedPredictor(torch.nn.Module):
         self.register_buffer("rotmat", rotmat)
         self.register_buffer("betas", betas)
 
-    def forward(self, crops, bbox_info) -> ModelOutput:
+    def forward(self, crops, bbox_info, roi=None) -> ModelOutput:
         B, M = bbox_info.shape[:2]
         empty = crops.new_zeros(B, M, 0)
         return ModelOutput(rotmat=self.rotmat[:, None].expand(B, M, 24, 3, 3),

@@ -163,15 +163,24 @@ def test_pair_feature_widths(name, L, width):
     assert f.pair_features(*_inputs()).shape == (2, 5, 5, width)
 
 
+@pytest.mark.parametrize("name", ["raf-official", "null", "absolute-pe", "absolute-pe-both"])
+def test_pair_projection_is_fc_fuse_of_the_pair_features(name):
+    """g = FC_fuse([h_n, code_mn]) computed without the M² copies of h_n equals the Linear on the concatenation."""
+    torch.manual_seed(6)
+    f = FUSIONS.build(name, dim=D, num_rois=5)
+    h, bbox = _inputs(M=5)
+    torch.testing.assert_close(f.pair_projection(h, bbox), f.fuse_fc(f.pair_features(h, bbox)), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_raf_official_spec_shapes_r50():
     """Spec §10 at B = 2, M = 5, d = 2048: F (10, 5, 2243) -> g (10, 5, 256) -> logits (10, 5), u (10, 2048)."""
     f = FUSIONS.build("raf-official", dim=2048, num_rois=5)
     h, bbox = _inputs(M=5, d=2048)
-    seen = {}
-    f.fuse_fc.register_forward_hook(lambda m, i, o: seen.update(F=i[0].shape, g=o.shape))
+    seen = {"F": f.pair_features(h, bbox).shape, "g": f.pair_projection(h, bbox).shape}
     f.att.register_forward_hook(lambda m, i, o: seen.update(att_in=i[0].shape, logits=o.shape))
     u, w = f(h, bbox)
-    assert seen["F"].numel() == 10 * 5 * 2243 and seen["F"][-2:] == (5, 2243)
+    assert seen["F"] == (2, 5, 5, 2243)
     assert seen["g"][-2:] == (5, 256) and seen["att_in"] == (2, 5, 1280) and seen["logits"] == (2, 5, 5)
     assert u.reshape(10, 2048).shape == (10, 2048) and w.shape == (2, 5, 5)
 

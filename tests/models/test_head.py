@@ -76,6 +76,24 @@ def test_ief_equals_naive_loop():
             assert torch.allclose(out.cam[b, m], cam, atol=1e-5)
 
 
+def test_ief_iterate_equals_concatenated_forward_with_dropout():
+    """fc1's context columns applied once equal `forward` on [context, state] each iteration, in training mode too
+    (the same dropout masks from the same generator state)."""
+    torch.manual_seed(2)
+    r = IEFHead(D, 5).regressor.train()
+    context = torch.randn(7, D + 15)
+    state = {"pose": torch.randn(7, 144), "shape": torch.randn(7, 10), "cam": torch.randn(7, 3)}
+    torch.manual_seed(3)
+    fast = r.iterate(context, state, 3)
+    torch.manual_seed(3)
+    slow = dict(state)
+    for _ in range(3):
+        d = r(torch.cat([context, slow["pose"], slow["shape"], slow["cam"]], dim=-1))
+        slow = {n: slow[n] + d[n] for n in slow}
+    for n in state:
+        torch.testing.assert_close(fast[n], slow[n], rtol=1e-5, atol=1e-6)
+
+
 def test_xavier_gain_on_output_layers():
     r = IEFHead(2048, 5).regressor
     for layer in (r.decpose, r.decshape, r.deccam):

@@ -32,15 +32,23 @@ def test_spec_shapes_official_models(backbone, d, reg_in, hw):
     model = build_model(backbone, num_rois=5).eval()
     seen = {}
     model.backbone.register_forward_hook(lambda m, i, o: seen.update(bb_in=i[0].shape, h=o.shape))
-    model.fusion.fuse_fc.register_forward_hook(lambda m, i, o: seen.update(F=i[0].shape, g=o.shape))
     model.fusion.att.register_forward_hook(lambda m, i, o: seen.update(logits=o.shape))
-    model.head.regressor.fc1.register_forward_hook(lambda m, i, o: seen.update(reg_in=i[0].shape))
+    reg, iterate = model.head.regressor, model.head.regressor.iterate
+
+    def recording_iterate(context, state, n_iter):  # the regressor's input x = [context, state...] per iteration
+        seen["reg_in"] = (context.shape[0], context.shape[-1] + sum(state[n].shape[-1] for n in reg.names))
+        return iterate(context, state, n_iter)
+
+    reg.iterate = recording_iterate
+    crops, bbox = _batch(hw=hw)
     with torch.no_grad():
-        out = model(*_batch(hw=hw))
+        out = model(crops, bbox)
+        seen["F"] = model.fusion.pair_features(out.features, bbox).shape
+        seen["g"] = model.fusion.pair_projection(out.features, bbox).shape
     assert seen["bb_in"] == (10, 3, *hw) and seen["h"] == (10, d)
-    assert seen["F"].numel() == 10 * 5 * (d + 195) and seen["F"][-2:] == (5, d + 195)  # (10, 5, d + 195)
+    assert seen["F"] == (2, 5, 5, d + 195)  # F[b, m, n] = [h_n, Γ(B_m − B_n)]
     assert seen["g"][-2:] == (5, 256) and seen["logits"].numel() == 10 * 5
-    assert seen["reg_in"] == (10, reg_in)
+    assert seen["reg_in"] == (10, reg_in) and reg.fc1.in_features == reg_in
     assert out.fused.reshape(10, -1).shape == (10, d) and out.features.shape == (2, 5, d)
     assert out.rotmat.reshape(10, 24, 3, 3).shape == (10, 24, 3, 3)
     assert out.betas.shape == (2, 5, 10) and out.cam.shape == (2, 5, 3) and out.embedding.shape == (2, 5, d)
