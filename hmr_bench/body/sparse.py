@@ -2,6 +2,7 @@
 
     sb = SparseBody(body, vertex_stride=8)
     out = sb(betas, rotmat)          # out.joints("spin49") (N, 49, 3), out.pelvis (N, 3), out.vertices (N, V/8, 3)
+    out = sb(betas, rotmat, vertices=False)   # joints and pelvis only (a step without the vertex loss)
 
 Regressed joints are linear in the skinned vertices, and skinning is linear in the rest vertices and the bone
 transforms A_k: J_j = Σ_v R_jv Σ_k w_vk A_k [v_v(β, θ); 1]. So every regressed joint is Σ_k A_k P_jk with
@@ -29,11 +30,11 @@ from hmr_bench.errors import InputError
 @dataclass
 class SparseOutput:
     """joints54: (N, 54, 3) = smplx's 45 + SPIN's 9 extra; pelvis: (N, 3) H36M-regressor pelvis; vertices:
-    (N, V_s, 3) the subset `SparseBody.vertex_ids`."""
+    (N, V_s, 3) the subset `SparseBody.vertex_ids`, or None when not asked for."""
 
     joints54: torch.Tensor
     pelvis: torch.Tensor
-    vertices: torch.Tensor
+    vertices: torch.Tensor | None
 
     def joints(self, name: str) -> torch.Tensor:
         if name != "spin49":
@@ -77,8 +78,9 @@ class SparseBody(torch.nn.Module):
             self.register_buffer("posedirs", pd[ids])  # (V_s, 3, 207)
         self.num_betas = body.num_betas
 
-    def forward(self, betas: torch.Tensor, rotmat: torch.Tensor) -> SparseOutput:
-        """betas: (N, K); rotmat: (N, 24, 3, 3) → SparseOutput (root-relative, like `BodyModel.forward`)."""
+    def forward(self, betas: torch.Tensor, rotmat: torch.Tensor, vertices: bool = True) -> SparseOutput:
+        """betas: (N, K); rotmat: (N, 24, 3, 3) → SparseOutput (root-relative, like `BodyModel.forward`);
+        vertices=False skips skinning the vertex subset (its shape and pose blend shapes too)."""
         if betas.shape[1] < self.num_betas:
             betas = torch.nn.functional.pad(betas, (0, self.num_betas - betas.shape[1]))
         n = rotmat.shape[0]
@@ -86,13 +88,16 @@ class SparseBody(torch.nn.Module):
         posed24, A = batch_rigid_transform(rotmat, rest, self.parents, dtype=rotmat.dtype)
         A3 = A[:, :, :3]  # (N, 24, 3, 4)
         P = self.P0 + torch.einsum("jkcb,nb->njkc", self.Pb, betas)  # (N, J, 24, 3)
-        v_s = self.v_template + torch.einsum("vcb,nb->nvc", self.shapedirs, betas)  # (N, V_s, 3)
         if self.has_posedirs:
             feat = (rotmat[:, 1:] - torch.eye(3, dtype=rotmat.dtype, device=rotmat.device)).reshape(n, -1)
             P = P + torch.einsum("jkcp,np->njkc", self.Pp, feat)
-            v_s = v_s + torch.einsum("vcp,np->nvc", self.posedirs, feat)
         reg = torch.einsum("nkac,njkc->nja", A3[..., :3], P) + torch.einsum("nka,jk->nja", A3[..., 3], self.W1)
+        joints54 = torch.cat([posed24, reg[:, :-1]], dim=1)
+        if not vertices:
+            return SparseOutput(joints54=joints54, pelvis=reg[:, -1], vertices=None)
+        v_s = self.v_template + torch.einsum("vcb,nb->nvc", self.shapedirs, betas)  # (N, V_s, 3)
+        if self.has_posedirs:
+            v_s = v_s + torch.einsum("vcp,np->nvc", self.posedirs, feat)
         T = torch.matmul(self.lbs_weights, A3.reshape(n, 24, 12)).view(n, -1, 3, 4)  # (N, V_s, 3, 4)
         verts = (T[..., :3] * v_s[:, :, None, :]).sum(-1) + T[..., 3]
-        joints54 = torch.cat([posed24, reg[:, :-1]], dim=1)
         return SparseOutput(joints54=joints54, pelvis=reg[:, -1], vertices=verts)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hmr_bench.errors import InputError, NonFiniteLossError, check_variant
+from hmr_bench.errors import InputError, check_variant
 
 CONT_VARIANTS = ("official", "paper")
 TEMPERATURE = 0.5
@@ -42,7 +42,8 @@ def contrastive_loss(z, variant: str = "official", temperature: float = TEMPERAT
     z: (B, M, d) embeddings, not necessarily normalised, B ≥ 2 (negatives) and M ≥ 2 (positives).
     variant: "official" | "paper"; reduction: None (variant default) | "mean" | "sum" over the B·M anchors;
     scale_by_temperature: None (variant default) | bool. Returns a 0-d tensor.
-    Raises `NonFiniteLossError` if any log-probability is NaN (as the official code does).
+    A NaN log-probability (the official code raises on one) makes the returned loss NaN, which the training step's
+    finiteness check reports as a non-finite "cont" term; no check here, so the step never waits for the device.
     """
     check_variant(variant, CONT_VARIANTS, "contrastive_loss")
     z = torch.as_tensor(z)
@@ -70,10 +71,10 @@ def contrastive_loss(z, variant: str = "official", temperature: float = TEMPERAT
     positives = same & not_self
     in_denominator = not_self if variant == "official" else ~same
     denom = torch.where(in_denominator, logits.exp(), torch.zeros_like(logits)).sum(dim=1, keepdim=True)
+    # No NaN check here (it would wait for the device every step): a NaN log-probability always reaches the loss —
+    # a NaN embedding or logit poisons its row's maximum, its denominator or a positive — so the step's finiteness
+    # check names "cont".
     log_prob = logits - denom.log()
-    if torch.isnan(log_prob).any():
-
-        raise NonFiniteLossError({"cont": log_prob}, detail="a log-probability of the contrastive loss is NaN")
     per_anchor = -torch.where(positives, log_prob, torch.zeros_like(log_prob)).sum(dim=1) / (M - 1)
     loss = per_anchor.mean() if reduction == "mean" else per_anchor.sum()
     return loss * temperature if scale else loss

@@ -15,6 +15,7 @@ from hmr_bench.body.source import gt_bodies
 from hmr_bench.body.sparse import SparseBody
 from hmr_bench.config import RunConfig
 from hmr_bench.data.images import normalize_crops
+from hmr_bench.errors import NonFiniteLossError
 from hmr_bench.eval.gt_choice import with_gt_convention
 from hmr_bench.eval.protocols import Protocol, evaluate_batch, ground_truth
 from hmr_bench.losses import (
@@ -73,14 +74,16 @@ def sparse_body(body, vertex_stride: int) -> SparseBody:
     return per_body[key]
 
 
-def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def losses(model, body, batch: dict, cfg: RunConfig,
+           check: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss (0-d) and the weighted terms {name: 0-d} of one batch (spec §4). Weight-0 terms are not
-    computed. A NaN/Inf term (raw or weighted) or total raises `NonFiniteLossError` naming it."""
+    computed. check: a NaN/Inf term (raw or weighted) or total raises `NonFiniteLossError` naming it — a host
+    synchronisation; the trainer passes False and checks many steps at once (`FiniteWatch`)."""
     out = run_model(model, batch, cfg)
     B, M = out.cam.shape[:2]
     w, lc = cfg.loss.weights, cfg.loss
     sbody = sparse_body(body, lc.vertex_stride)  # exact joints; the vertex loss's vertices only
-    pred = sbody(out.betas.reshape(B * M, -1), out.rotmat.reshape(B * M, 24, 3, 3))
+    pred = sbody(out.betas.reshape(B * M, -1), out.rotmat.reshape(B * M, 24, 3, 3), vertices=bool(w.vertex))
     joints49 = pred.joints("spin49").reshape(B, M, 49, 3)
     has_smpl = batch["has_smpl"].bool()[:, None].expand(B, M)
     terms: dict[str, torch.Tensor] = {}
@@ -110,12 +113,55 @@ def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict
                                                lambda_y=lc.lambda_y, lambda_s=lc.lambda_s)
     if w.cont and M > 1 and out.embedding is not None:
         terms["cont"] = contrastive_loss(out.embedding, variant=lc.cont, temperature=lc.temperature)
-    check_finite(terms)
+    if check:
+        check_finite(terms)
     total, weighted = total_loss(terms, w)
-    if not torch.isfinite(total):  # finite terms, non-finite weights or an overflowing weighted sum
+    if check and not torch.isfinite(total):  # finite terms, non-finite weights or an overflowing weighted sum
         check_finite(weighted)
         check_finite({"total": total})
     return total, weighted
+
+
+class FiniteWatch:
+    """NaN/Inf detection of the training loss without a host synchronisation per step.
+
+    `if not torch.isfinite(loss)` makes the CPU wait for the GPU every step. The watch keeps each step's weighted
+    terms and total on the device (detached 0-d tensors) and `check()` tests every step since the last check with
+    one transfer, returning the error of the first non-finite step as the immediate check would word it (its
+    terms named, prefixed by the step's `where`): a raw NaN/Inf term is NaN/Inf weighted too (weights are finite
+    numbers, 0 · Inf = NaN). The steps after a bad one run on, with non-finite weights, until the check; the run
+    fails all the same and no checkpoint is written in between (the trainer checks at the end of every epoch).
+
+        watch.add("epoch 1, step 3", total, weighted)   # every step
+        error, last = watch.check()                      # every `every` steps: (NonFiniteLossError | None, loss)
+    """
+
+    def __init__(self, every: int = 25):
+        self.every, self._steps = every, []
+
+    def add(self, where: str, total: torch.Tensor, weighted: dict[str, torch.Tensor]) -> None:
+        self._steps.append((where, total.detach(), {k: v.detach() for k, v in weighted.items()}))
+
+    def due(self) -> bool:
+        return len(self._steps) >= self.every
+
+    def check(self) -> tuple[NonFiniteLossError | None, float | None]:
+        """(the first non-finite step's error or None, the last step's total loss as a float; None, None when
+        nothing was added since the last check)."""
+        steps, self._steps = self._steps, []
+        if not steps:
+            return None, None
+        flags = torch.stack([torch.isfinite(torch.stack([t.float(), *(v.float() for v in w.values())])).all()
+                             for _, t, w in steps]).tolist()  # the one synchronisation
+        last = float(steps[-1][1])
+        for ok, (where, total, weighted) in zip(flags, steps):
+            if not ok:
+                error = NonFiniteLossError(weighted)
+                if not error.names:
+                    error = NonFiniteLossError({"total": total})
+                error.args = (f"{where}: {error}",)
+                return error, last
+        return None, last
 
 
 @torch.no_grad()

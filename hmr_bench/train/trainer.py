@@ -37,6 +37,8 @@ from hmr_bench.train.checkpoint import load_checkpoint, rng_state, save_checkpoi
 from hmr_bench.train.data import RunData
 from hmr_bench.train.features import FeatureLoader, cached_features, freeze_backbone
 
+LOSS_CHECK_EVERY = 25  # training steps between two finiteness checks of the loss (each waits for the device)
+
 log = logging.getLogger(__name__)
 SELECT_METRIC = "mpjpe"  # checkpoint selection on the validation split
 
@@ -217,6 +219,7 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
         del ck
 
     fwd = ddp.wrap_model(step.BatchForward(model, cfg), d) if d.active else model
+    watch = step.FiniteWatch(LOSS_CHECK_EVERY)
     loader = train_loader(data.train, cfg, device, d, model.backbone)
     show = progress and main
     val_loader = eval_loader(data.val, cfg, device, model.backbone)  # workers start lazily, at the first validation
@@ -232,16 +235,21 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
             if i >= steps:
                 break
             with perf.autocast(cfg, device):
-                loss = _loss(fwd, body, step.to_device(batch, device), cfg, d, f"epoch {epoch + 1}, step {i + 1}")
+                loss, weighted = step.losses(fwd, body, step.to_device(batch, device), cfg, check=False)
+            watch.add(f"epoch {epoch + 1}, step {i + 1}", loss, weighted)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
+            if watch.due() or i + 1 == steps:  # the loop's only host synchronisation, every `watch.every` steps
+                last_loss = _check_losses(watch, d)
+                if show:
+                    bar.set_postfix(loss=f"{last_loss:.3f}")
             if show:
                 bar.update()
-                bar.set_postfix(loss=f"{loss.item():.3f}")
             if main:
                 beat()
+        _check_losses(watch, d)  # a loader shorter than `steps`
         bar.close()
 
         ddp.on_main(d, partial(_validate, state, model, body, data, val_loader, cfg, device, epoch, best, log_to,
@@ -314,17 +322,20 @@ def _save_last(state: _State, model, opt, rngs: list, epoch: int, last: Path, d:
     return beat.lost
 
 
-def _loss(fwd, body, batch: dict, cfg: RunConfig, d: ddp.Dist, where: str) -> torch.Tensor:
-    """The step's total loss; a NaN/Inf on any rank raises NonFiniteLossError on every rank, naming the term(s),
-    `where` (epoch and step) and, under DDP, the rank(s)."""
-    try:
-        loss, error = step.losses(fwd, body, batch, cfg)[0], None
-    except NonFiniteLossError as e:
-        loss, error = None, e
+def _check_losses(watch: step.FiniteWatch, d: ddp.Dist) -> float | None:
+    """The steps' losses since the last check (`FiniteWatch.check`); a NaN/Inf on any rank raises
+    NonFiniteLossError on every rank, naming the term(s), the epoch and step and, under DDP, the rank(s). Returns
+    the last step's total loss (None when no step was added)."""
+    error, last = watch.check()
     if ddp.any_rank(error is not None, d):
         msgs = ddp.all_gather(None if error is None else str(error), d)
-        text = "; ".join((f"rank {r}: " if d.active else "") + m for r, m in enumerate(msgs) if m)
+        if d.active:  # "epoch 1, step 2: rank 0: <terms>; rank 1: <terms>" (the step of the first failing rank)
+            where = next(m for m in msgs if m).split(": ", 1)[0]
+            text = f"{where}: " + "; ".join(f"rank {r}: " + m.split(": ", 1)[1] if m.startswith(where + ": ")
+                                            else f"rank {r}: {m}" for r, m in enumerate(msgs) if m)
+        else:
+            text = msgs[0]
         error = error or NonFiniteLossError({})
-        error.args = (f"{where}: {text}",)
+        error.args = (text,)
         raise error
-    return loss
+    return last

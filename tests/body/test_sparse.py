@@ -42,6 +42,19 @@ def test_sparse_equals_full_body(which, stride):
     assert sparse.vertices.shape[1] == len(range(0, body.num_vertices, stride))
 
 
+def test_without_vertices_the_joints_are_the_full_body_models():
+    """vertices=False (a step without the vertex loss) skips skinning: no vertices, the same joints and pelvis as
+    the full body model (and bit for bit as with vertices, the same operations)."""
+    body = _toy_body_with_posedirs()
+    g = torch.Generator().manual_seed(8)
+    betas, R = torch.randn(4, 10, generator=g), _random_rotmats(4, g)
+    sb = SparseBody(body, vertex_stride=3)
+    bare, with_v = sb(betas, R, vertices=False), sb(betas, R)
+    assert bare.vertices is None
+    torch.testing.assert_close(bare.joints("spin49"), body(betas, rotmat=R).joints("spin49"), atol=1e-5, rtol=1e-5)
+    assert torch.equal(bare.joints54, with_v.joints54) and torch.equal(bare.pelvis, with_v.pelvis)
+
+
 def test_sparse_gradients_equal_full_body():
     """The joints' gradients w.r.t. betas and rotations are those of the full model (same function)."""
     body = load_body_model("free")
