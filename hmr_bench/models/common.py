@@ -4,8 +4,9 @@ RoI (`select_eval_roi`) and the per-component initialisation seed (`component_rn
     model = MODELS.build("cliff", backbone="cnn-small", init_seed=0)     # or "multiroi", "multiroi-shared", "hmr"
     pred = select_eval_roi(model(crops, bbox_info))                      # RoI 0, as the official evaluation
 
-Each model registers itself where it is defined (`multiroi`, `baselines`); importing `hmr_bench.models` imports
-them all, so `MODELS` is complete whichever module is imported first.
+Each model registers itself where it is defined (`multiroi`, which also registers the HMR / CLIFF baselines as
+presets of its builder); importing `hmr_bench.models` imports it, so `MODELS` is complete whichever module is
+imported first.
 """
 
 from __future__ import annotations

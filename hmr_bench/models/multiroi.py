@@ -15,8 +15,20 @@ h (B, M, d); fusion, head and projection are unchanged. BatchNorm then sees B un
 Use `forward_shared(image, roi_boxes, bbox_info)`; `input_mode` ("crops" / "union") tells the trainer which
 inputs the model was built for. The same weights also run `forward` on crops.
 
-`multiroi` and `multiroi-shared` are registered in `MODELS` (`models.common`) here; `hmr` and `cliff` in
-`models.baselines`.
+Every model of `MODELS` (`models.common`) is registered here: `multiroi`, `multiroi-shared`, and the single-RoI
+baselines `hmr` and `cliff` as presets of the same builder (`BASELINES`):
+
+- `hmr` (Kanazawa et al. / SPIN): backbone → IEF regressor with input [h, θ_6d, β, C] (no box code), fc1 → 1024;
+  C is the crop (weak-perspective) camera.
+- `cliff` (Li et al., ECCV 2022): the same with the RoI's own bbox_info (3 values) in the regressor input,
+  [h, bbox_info, θ_6d, β, C]; the camera is still predicted in the crop frame and converted to the full image
+  with `hmr_bench.geometry.cameras` (the CLIFF loss lives there, not here).
+
+Both are `build_model(num_rois=1, fusion="none", projection=None, fc1_dim=1024, box_input="none" | "own")`: the
+Multi-RoI architecture at M = 1 up to the regressor's box input (none / own 3 / all 3M, which is the own 3 when
+M = 1) and fc1's width (2048 in the official Multi-RoI). Their state dicts hold the backbone and the head only,
+the layout of CLIFF's and of the earlier separate baseline class, so older checkpoints load unchanged; their
+outputs have no embedding and no fusion weights (None).
 """
 
 from __future__ import annotations
@@ -97,6 +109,9 @@ class MultiRoIModel(nn.Module):
         roi: None decodes every RoI (training). An index k decodes RoI k only, as inference needs (the official
         evaluation keeps RoI 0): fusion still mixes all M RoIs, the head regresses only row k (1/M of its work)
         and the contrastive projection, a training-only output, is skipped; `ModelOutput.roi` = k."""
+        if h.ndim != 3 or h.shape[1] != self.num_rois:
+            raise InputError("MultiRoIModel.decode", "h", found=f"shape {tuple(h.shape)}", expected=f"shape "
+                             f"(B, {self.num_rois}, d): the model was built for M = {self.num_rois} RoIs")
         u, weights = self.fusion(h, bbox_info)
         pred = self.head(u, bbox_info, roi)
         if roi is not None:
@@ -142,4 +157,23 @@ def multiroi(**kw) -> MultiRoIModel:
 @MODELS.register("multiroi-shared")
 def multiroi_shared(**kw) -> MultiRoIModel:
     return build_model(**{**kw, "shared_backbone": True})
+
+
+BASELINES = {"hmr": "none", "cliff": "own"}  # single-RoI baseline → the regressor's box input
+
+
+def _baseline(kind: str):
+    def build(backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None,
+              init_seed: int | None = None) -> MultiRoIModel:
+        return build_model(backbone, fusion="none", head="ief", projection=None, num_rois=1,
+                           box_input=BASELINES[kind], fc1_dim=fc1_dim, mean_params=mean_params,
+                           backbone_kwargs=backbone_kwargs, init_seed=init_seed)
+
+    build.__name__ = build.__qualname__ = kind
+    build.__doc__ = f"The {kind.upper()} baseline: `build_model` at M = 1, no fusion, box input {BASELINES[kind]!r}."
+    return build
+
+
+for _kind in BASELINES:
+    MODELS.register(_kind)(_baseline(_kind))
 

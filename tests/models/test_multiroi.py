@@ -159,7 +159,7 @@ def test_bad_inputs():
         model(crops[:, :, :2], bbox)
     with pytest.raises(InputError, match="crops"):
         model(crops[:, 0], bbox)
-    with pytest.raises(InputError, match="M = 4"):  # consistent inputs, but the RAF weight net is built for 5
+    with pytest.raises(InputError, match=r"found shape \(2, 4, 128\).*built for M = 5 RoIs"):  # consistent, M = 4
         model(crops[:, :4], bbox[:, :4])
     with pytest.raises(UnknownNameError) as err:
         build_model("cnn-tiny", fusion="raf-offcial")
