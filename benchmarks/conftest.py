@@ -1,42 +1,32 @@
 """Shared fixtures of the speed benchmarks: provenance, the body model, a small SynthHMR split; the model
-benchmarks' options, cases (`hmr_bench.bench.plan`) and result files (`hmr_bench.bench.results`).
+benchmarks' options, cases (`hmr_bench.bench.plan`) and the run's speed-record file (`hmr_bench.bench.results`).
 
-Every benchmark writes its provenance into ``benchmark.extra_info`` (cores, load average, library versions,
-sizes), so a figure in a saved benchmark JSON says where and how it was measured. The machine may be shared:
-compare figures taken in one run, and read ``load_avg_1min`` beside each.
+Every benchmark stores its figures as speed records, each with its case and provenance (device, settings, cores,
+load average, versions, git sha), in ``benchmark.extra_info["records"]`` (`bench.results.records`); when
+pytest-benchmark saves, they go to ``<bench dir>/speed_<run>.jsonl``. The machine may be shared: compare figures
+taken in one run, and read ``load_avg_1min`` beside each.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 from dataclasses import dataclass
 
 import pytest
 
 
-def provenance(**sizes) -> dict:
-    """Where and how a figure was measured: cores, load, versions, plus the given sizes."""
+def provenance(**case) -> dict:
+    """Where and how a data-path figure was measured (on the CPU, no model settings): `bench.results.provenance`
+    with the numpy / numba / OpenCV versions, scope "data", plus the case."""
     import cv2
     import numba
     import numpy as np
-    import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cores": cores,
-        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "cpu": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "opencv": cv2.__version__,
-        **sizes,
-    }
+    from hmr_bench.bench.results import provenance as prov
+
+    return prov("cpu", scope="data", precision=None, memory_format=None, compile=None, numpy=np.__version__,
+                numba=numba.__version__, opencv=cv2.__version__, **case)
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +60,8 @@ def synth_split(tmp_path_factory):
 #   pytest benchmarks --benchmark-only --benchmark-autosave [--bench-device cuda] [--bench-scale quick]
 #       [--bench-amp bf16] [--bench-channels-last on] [--bench-compile] [--bench-backbones resnet50,cnn-small]
 #       [--bench-threads 2] [--bench-dir .benchmarks]
-# Results: pytest-benchmark's own JSON (autosave) and, written from it, <bench dir>/bench_results.json (the
-# report's Table 4 FPS) and <bench dir>/hmr_bench_<device>_<precision>_<layout>_torch<v>.json (everything).
+# Results: pytest-benchmark's own JSON (autosave) and, written from it, <bench dir>/speed_<run>.jsonl: every
+# figure of the run as a speed record (`hmr_bench.bench.results`), what the report reads.
 
 
 def pytest_addoption(parser):
@@ -86,7 +76,7 @@ def pytest_addoption(parser):
     g.addoption("--bench-compile", action="store_true", help="torch.compile the models (inductor)")
     g.addoption("--bench-backbones", default=None, help="comma-separated backbones (default: the scale's)")
     g.addoption("--bench-threads", type=int, default=None, help="torch threads (default: every available core)")
-    g.addoption("--bench-dir", default=None, help="where bench_results.json goes (default <repo>/.benchmarks)")
+    g.addoption("--bench-dir", default=None, help="where the speed records go (default <repo>/.benchmarks)")
 
 
 @dataclass(frozen=True)
@@ -224,10 +214,15 @@ def _run_provenance(config) -> dict:
         return provenance(opts.device, bench_config("cnn-tiny", **opts.settings), scale=opts.scale)
 
 
-def pytest_benchmark_update_json(config, benchmarks, output_json):
-    """Whenever pytest-benchmark writes its JSON (--benchmark-autosave / --benchmark-save / --benchmark-json):
-    bench_results.json (Table 4 records, merged) and the full hmr_bench_<tag>.json into the bench dir."""
-    from hmr_bench.bench.results import records_from_pytest_benchmark, write_results
+RUN_KEY = pytest.StashKey[str]()
 
-    table4, rows = records_from_pytest_benchmark(output_json)
-    write_results(table4, rows, bench_options(config).bench_dir, meta=_run_provenance(config))
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """Whenever pytest-benchmark writes its JSON (--benchmark-autosave / --benchmark-save / --benchmark-json): the
+    run's speed records to <bench dir>/speed_<run>.jsonl (one file per session, however often it saves)."""
+    from hmr_bench.bench.results import records_from_pytest_benchmark, run_id, write_records
+
+    meta = output_json["machine_info"].get("hmr_bench") or _run_provenance(config)
+    if RUN_KEY not in config.stash:
+        config.stash[RUN_KEY] = run_id("bench", meta, output_json.get("datetime"))
+    write_records(records_from_pytest_benchmark(output_json), config.stash[RUN_KEY], bench_options(config).bench_dir)

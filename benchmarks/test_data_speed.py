@@ -3,8 +3,8 @@ multi-RoI sample assembly. Run: ``pytest benchmarks --benchmark-only`` (each ben
 
 Targets (issue "SynthHMR and the data path"): generation >= 300 images/s at 256² on 2 cores, i.e. >= 150
 images/s per process; sample assembly fast enough that CPU training (70–150 samples/s) never waits, i.e.
-well above that per loader process. Figures land in ``extra_info`` (image_per_s, ms_per_image, sample_per_s,
-cpu_ms_per_image, steady_image_per_s) with their provenance (`conftest.provenance`).
+well above that per loader process. Figures (image_per_s, ms_per_image, cpu_ms_per_image, sample_per_s, ...,
+steady_image_per_s) are stored as speed records with their provenance (`conftest.provenance`, scope "data").
 """
 
 from __future__ import annotations
@@ -38,16 +38,16 @@ def _cpu_timed(fn, cpu: list[float]):
     return timed
 
 
-def _record(benchmark, per: int, unit: str, cpu: list[float], **sizes) -> None:
-    """Throughput (per / mean round time) and CPU ms per item (timed rounds only, the warm-up round dropped) into
-    extra_info, with provenance."""
-    benchmark.extra_info.update(provenance(**sizes))
+def _record(benchmark, per: int, unit: str, cpu: list[float], what: str, **sizes) -> None:
+    """Throughput (per / mean round time) and CPU ms per item (timed rounds only, the warm-up round dropped) as speed
+    records, with provenance."""
+    from hmr_bench.bench.results import records
+
     mean = _mean_s(benchmark)
-    if mean:
-        benchmark.extra_info[f"{unit}_per_s"] = round(per / mean, 1)
-        benchmark.extra_info[f"ms_per_{unit}"] = round(1e3 * mean / per, 3)
     timed = cpu[1:] or cpu
-    benchmark.extra_info[f"cpu_ms_per_{unit}"] = round(1e3 * sum(timed) / (len(timed) * per), 3)
+    figures = {f"{unit}_per_s": per / mean, f"ms_per_{unit}": 1e3 * mean / per} if mean else {}
+    figures[f"cpu_ms_per_{unit}"] = 1e3 * sum(timed) / (len(timed) * per)
+    benchmark.extra_info["records"] = records(provenance(what=what, **sizes), figures)
 
 
 # ------------------------------------------------------------------------------------------- generation
@@ -76,7 +76,8 @@ def test_generation_per_process(benchmark, chunk_target, one_torch_thread):
     render_chunk, setup = chunk_target
     cpu: list[float] = []
     benchmark.pedantic(_cpu_timed(render_chunk, cpu), setup=setup, rounds=4, warmup_rounds=1)
-    _record(benchmark, CHUNK, "image", cpu, image_size=SIZE, chunk=CHUNK)
+    _record(benchmark, CHUNK, "image", cpu, f"generation, one process (chunks of {CHUNK} images)", image_size=SIZE,
+            chunk=CHUNK)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,8 @@ def test_generation_stage(benchmark, stage, stage_inputs, body, one_torch_thread
     benchmark.group = "synth-stages"
     cpu: list[float] = []
     benchmark.pedantic(_cpu_timed(_stage(stage, stage_inputs, body), cpu), rounds=5, warmup_rounds=1)
-    _record(benchmark, len(stage_inputs["items"]), "image", cpu, image_size=SIZE, stage=stage)
+    _record(benchmark, len(stage_inputs["items"]), "image", cpu, f"generation stage: {stage}", image_size=SIZE,
+            stage=stage)
 
 
 @pytest.mark.parametrize("images, card", [(N_GENERATE, True), (N_GENERATE, False), (4 * N_GENERATE, False)],
@@ -178,14 +180,17 @@ def test_generate_two_workers_end_to_end(benchmark, tmp_path, images, card, monk
         generate(cfg, root=next(roots), workers=2, progress=lambda n: marks.append(time.perf_counter() - t0))
 
     benchmark.pedantic(run, rounds=2, warmup_rounds=1)
-    benchmark.extra_info.update(provenance(image_size=SIZE, images=images, workers=2, card=card))
+    from hmr_bench.bench.results import records
+
     mean = _mean_s(benchmark)
-    if mean:
-        benchmark.extra_info["image_per_s"] = round(images / mean, 1)
+    figures = {"image_per_s": images / mean} if mean else {}
     q = len(marks) // 4
     if len(marks) - q >= 2 and marks[-1] > marks[q]:
-        benchmark.extra_info["steady_image_per_s"] = round((len(marks) - 1 - q) * cfg.chunk / (marks[-1] - marks[q]), 1)
-        benchmark.extra_info["first_chunk_s"] = round(marks[0], 2)
+        figures.update(steady_image_per_s=(len(marks) - 1 - q) * cfg.chunk / (marks[-1] - marks[q]),
+                       first_chunk_s=marks[0])
+    what = f"generate() end to end, 2 workers, {images} images" + (", with dataset card" if card else "")
+    benchmark.extra_info["records"] = records(provenance(what=what, image_size=SIZE, images=images, workers=2,
+                                                         card=card), figures)
 
 
 # -------------------------------------------------------------------------------------------- samples
@@ -212,5 +217,6 @@ def test_sample_assembly(benchmark, synth_split, crop, one_torch_thread):
         benchmark.pedantic(_cpu_timed(assemble, cpu), rounds=5, warmup_rounds=1)
     finally:
         cv2.setNumThreads(threads)
-    _record(benchmark, n, "sample", cpu, image_size=SIZE, crop_wh=list(crop), num_rois=5, cv2_threads=1)
+    _record(benchmark, n, "sample", cpu, f"sample assembly, 5 RoIs, crop {crop[0]}×{crop[1]}", image_size=SIZE,
+            crop_size=list(crop), num_rois=5, cv2_threads=1)
 

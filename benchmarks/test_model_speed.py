@@ -4,8 +4,8 @@ breakdown and the backbone-alone fwd+bwd rate; params and MACs per variant and r
 Run: ``nox -s bench`` (= ``pytest benchmarks --benchmark-only --benchmark-autosave``), options in conftest.py
 (``--bench-device``, ``--bench-scale``, ...). The measuring code is `hmr_bench.bench`; here it is only
 parametrised (`hmr_bench.bench.plan`) and timed with pytest-benchmark's pedantic rounds, each ended by a device
-synchronisation. Figures land in ``extra_info`` with their provenance; end-to-end crops-mode inference also in
-``bench_results.json`` (the report's Table 4 FPS column).
+synchronisation. Each benchmark stores its figures as speed records with their case and provenance
+(``extra_info["records"]``, `hmr_bench.bench.results`); end-to-end crops-mode inference is the report's Table 4 FPS.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _median(benchmark) -> float | None:
 def test_inference(benchmark, inference_case, bench_opts, model_cache, body_on_device, bench_threads):
     """One inference of `scope` on a batch of B samples × M RoIs (already on the device): samples/s, latency."""
     from hmr_bench.bench.inference import inference_fn
-    from hmr_bench.bench.results import inference_info
+    from hmr_bench.bench.results import inference_info, records
     from hmr_bench.bench.timing import synced
 
     case, device = inference_case, bench_opts.device
@@ -32,10 +32,9 @@ def test_inference(benchmark, inference_case, bench_opts, model_cache, body_on_d
     benchmark.group = f"inference {case.backbone} batch {case.batch} {case.scope} {case.mode}"
     rounds, warmup = bench_opts.rounds
     benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup, iterations=1)
-    benchmark.extra_info.update(inference_info(cfg, device, case.scope, case.batch))
     median = _median(benchmark)
-    if median:
-        benchmark.extra_info.update(samples_per_s=round(case.batch / median, 3), latency_ms=round(1e3 * median, 4))
+    figures = {"samples_per_s": case.batch / median, "latency_ms": 1e3 * median} if median else {}
+    benchmark.extra_info["records"] = records(inference_info(cfg, device, case.scope, case.batch), figures)
 
 
 # -------------------------------------------------------------------------------------------- training
@@ -43,7 +42,7 @@ def test_training_step(benchmark, training_case, bench_opts, body_on_device, ben
     """One training step (losses, backward, Adam) at M RoIs: samples/s; beside it the backbone-alone fwd+bwd rate
     at the same batch (the ratio target ≥ 0.85) and the step's per-part breakdown (eager models only)."""
     from hmr_bench.bench.inputs import bench_model, synthetic_batch
-    from hmr_bench.bench.results import provenance
+    from hmr_bench.bench.results import provenance, records
     from hmr_bench.bench.timing import synced, time_fn
     from hmr_bench.bench.training import backbone_fb_fn, train_step_fn, training_step_breakdown
     from hmr_bench.train.trainer import make_optimizer
@@ -59,19 +58,17 @@ def test_training_step(benchmark, training_case, bench_opts, body_on_device, ben
                        rounds=rounds, warmup_rounds=warmup, iterations=1)
     bb = time_fn(backbone_fb_fn(model, batch, cfg, device), rounds, warmup, device)
     info = provenance(device, cfg, backbone=case.backbone, num_rois=case.num_rois, batch=case.batch, mode=case.mode,
-                      crop_size=list(cfg.data.crop_size), scope="train-step",
-                      backbone_fwd_bwd_ms=round(1e3 * bb.median_s, 4),
-                      backbone_fwd_bwd_samples_per_s=round(bb.rate(case.batch), 3))
+                      crop_size=list(cfg.data.crop_size), scope="train-step")
+    figures = {"backbone_fwd_bwd_ms": 1e3 * bb.median_s, "backbone_fwd_bwd_samples_per_s": bb.rate(case.batch)}
     if not cfg.train.compile:
         parts = training_step_breakdown(model, body_on_device, batch, cfg, opt, rounds=max(1, rounds // 2),
                                         warmup=min(1, warmup), device=device)
-        info["breakdown_ms"] = {k: round(1e3 * v, 4) for k, v in parts.items()}
+        figures["breakdown_ms"] = {k: 1e3 * v for k, v in parts.items()}
     median = _median(benchmark)
     if median:
-        info.update(samples_per_s=round(case.batch / median, 3), step_ms=round(1e3 * median, 4),
-                    step_vs_backbone=round(bb.median_s / median, 4),
-                    outside_backbone_share=round(1 - bb.median_s / median, 4))
-    benchmark.extra_info.update(info)
+        figures.update(samples_per_s=case.batch / median, step_ms=1e3 * median,
+                       step_vs_backbone=bb.median_s / median, outside_backbone_share=1 - bb.median_s / median)
+    benchmark.extra_info["records"] = records(info, figures)
 
 
 def test_training_data_wait(benchmark, bench_opts, body_on_device, bench_threads, request):
@@ -80,7 +77,7 @@ def test_training_data_wait(benchmark, bench_opts, body_on_device, bench_threads
     if bench_opts.scale == "tiny":
         pytest.skip("the data-wait benchmark needs the SynthHMR split (quick and full scales)")
     from hmr_bench.bench.inputs import bench_config, bench_model
-    from hmr_bench.bench.results import provenance
+    from hmr_bench.bench.results import provenance, records
     from hmr_bench.bench.training import training_step_breakdown
     from hmr_bench.data.dataset import SpinDataset
     from hmr_bench.data.loader import default_workers, make_loader
@@ -104,10 +101,10 @@ def test_training_data_wait(benchmark, bench_opts, body_on_device, bench_threads
 
     benchmark.group = "training step"
     benchmark.pedantic(run, rounds=1, iterations=1)
-    benchmark.extra_info.update(provenance(device, cfg, backbone="cnn-small", num_rois=5, batch=32, workers=workers,
-                                           steps=steps, scope="train-step+loader",
-                                           breakdown_ms={k: round(1e3 * v, 4) for k, v in parts.items()},
-                                           data_wait_share=round(parts["data"] / parts["total"], 4)))
+    info = provenance(device, cfg, backbone="cnn-small", num_rois=5, batch=32, mode="crops", workers=workers,
+                      steps=steps, scope="train-step+loader")
+    benchmark.extra_info["records"] = records(info, {"breakdown_ms": {k: 1e3 * v for k, v in parts.items()},
+                                                     "data_wait_share": parts["data"] / parts["total"]})
 
 
 # ------------------------------------------------------------------------------------------ params, MACs
@@ -116,6 +113,7 @@ def test_params_macs(benchmark, cost_case, bench_opts, body):
     not depend on device or timing; the benchmark's time is that of counting)."""
     from hmr_bench.bench.flops import model_cost
     from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
+    from hmr_bench.bench.results import provenance, records
 
     case = cost_case
     cfg = bench_config(case.backbone, case.num_rois, case.crop_size, shared=case.mode == "shared", batch_size=1)
@@ -124,8 +122,10 @@ def test_params_macs(benchmark, cost_case, bench_opts, body):
     cost = {}
     benchmark.group = "params and MACs"
     benchmark.pedantic(lambda: cost.update(model_cost(model, body, batch, cfg)), rounds=1, iterations=1)
-    benchmark.extra_info.update(backbone=case.backbone, num_rois=case.num_rois, mode=case.mode,
-                                crop_size=list(cfg.data.crop_size), scope="cost",
-                                union_crop=list(cfg.data.union_crop) if cfg.data.union_crop else None,
-                                params=cost["params"], macs=cost["macs"],
-                                gmacs_per_sample=cost["macs_per_sample"] / 1e9)
+    info = provenance("cpu", cfg, backbone=case.backbone, num_rois=case.num_rois, batch=1, mode=case.mode,
+                      crop_size=list(cfg.data.crop_size), scope="cost",
+                      union_crop=list(cfg.data.union_crop) if cfg.data.union_crop else None)
+    macs = cost["macs"]
+    benchmark.extra_info["records"] = records(info, {
+        "params": cost["params"], "macs": macs, "gmacs_per_sample": cost["macs_per_sample"] / 1e9,
+        "backbone_mac_share": macs["backbone"] / macs["end_to_end"] if macs.get("end_to_end") else None})

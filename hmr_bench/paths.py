@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "body" / "assets"
 REPO_DIR = PACKAGE_DIR.parent  # the checkout: ablations/, baselines/, .benchmarks/
-BENCH_FILE = "bench_results.json"  # Table 4's inference records: written by `bench.results`, read by `report.bench`
+SPEED_GLOB = "speed_*.jsonl"  # one speed-record file per run (`bench.results`), read by the report
 
 
 def cache_root() -> Path:
@@ -23,6 +23,6 @@ def cache_root() -> Path:
 
 
 def bench_dir() -> Path:
-    """The folder of the benchmark files (``bench_results.json``, ``hmr_bench_*.json``, ``targets_*.json``):
+    """The folder of the speed-record files (``speed_<run>.jsonl``, `bench.results`) and pytest-benchmark's own:
     ``<repo>/.benchmarks``."""
     return REPO_DIR / ".benchmarks"

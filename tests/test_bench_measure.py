@@ -1,9 +1,8 @@
 """bench.inputs / inference / training / targets on tiny inputs (cnn-tiny, M = 2, batch 2): the synthetic batch
 trains like a loader batch, every scope runs and matches the model's own forward, the step callable is the
-trainer's step, the breakdown leaves the model as it was, and the targets CLI writes its JSON."""
+trainer's step, the breakdown leaves the model as it was, and the targets CLI writes its speed records."""
 
 import copy
-import json
 
 import pytest
 import torch
@@ -161,18 +160,21 @@ def test_targets_entries_and_verdicts():
     assert targets._entry("gpu_throughput", 900.0, "cpu")["met"] is None  # no CPU bound
 
 
-def test_targets_cli_writes_json(tmp_path, monkeypatch, body):
+def test_targets_cli_writes_speed_records(tmp_path, monkeypatch, body):
+    from hmr_bench.bench.results import speed_frame
+
     monkeypatch.setattr(targets, "bench_config",
                         lambda *a, overrides=None, **k: bench_config(*a, overrides={**SMALL, **(overrides or {})}, **k))
-    out = tmp_path / "t.json"
     assert targets.main(["--device", "cpu", "--backbone", "cnn-tiny", "--batch", "2", "--rounds", "1", "--warmup",
-                         "0", "--threads", "1", "--out", str(out)]) == 0
-    res = json.loads(out.read_text())
-    got = res["targets"]["cnn-tiny"]
-    assert set(got) == {"inference_overhead", "train_vs_backbone", "shared_scaling"}
-    assert 0 < got["inference_overhead"]["measured"] < 1 and got["train_vs_backbone"]["measured"] > 0
-    assert set(got["shared_scaling"]["ms"]) == {"shared_M1", "shared_M5", "crops_M1", "crops_M5"}
-    assert res["provenance"]["precision"] == "fp32" and res["provenance"]["device"] == "cpu"
+                         "0", "--threads", "1", "--bench-dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("speed_*_targets_cpu-*_fp32_contiguous_torch*.jsonl")
+    frame = speed_frame(tmp_path)
+    got = frame[frame["figure"] == frame["target"]].set_index("target")
+    assert set(got.index) == {"inference_overhead", "train_vs_backbone", "shared_scaling"}
+    assert 0 < got.loc["inference_overhead", "value"] < 1 and got.loc["train_vs_backbone", "value"] > 0
+    ms = frame[(frame["target"] == "shared_scaling") & (frame["figure"] == "ms")]
+    assert set(ms["part"]) == {"shared_M1", "shared_M5", "crops_M1", "crops_M5"}
+    assert set(frame["precision"]) == {"fp32"} and set(frame["device"]) == {"cpu"}
     with pytest.raises(InputError, match="only"):
         targets.run_targets("cpu", {"cnn-tiny": 2}, rounds=1, warmup=0, only=("speed",))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 import math
 import os
 import re
@@ -70,6 +69,7 @@ def _hand_rows(store: ResultsStore) -> None:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, synth_root):  # noqa: F811
     """(store, cache, reports folder): smoke runs trained here + hand-written rows, the report built once."""
+    from hmr_bench.bench.results import write_records
     from hmr_bench.experiment.runner import run_table
     from hmr_bench.report import build_reports
 
@@ -77,10 +77,9 @@ def built(tmp_path_factory, synth_root):  # noqa: F811
     cache = make_cache(root / "cache", synth_root)
     url = f"sqlite:///{root / 'results.sqlite'}"
     bench = root / "bench"
-    bench.mkdir()
-    (bench / "bench_results.json").write_text(json.dumps([
-        {"name": f"cnn-tiny-M{m}", "num_rois": m, "backbone": "cnn-tiny", "batch": 8, "samples_per_s": fps,
-         "device": "cpu"} for m, fps in ((1, 410.5), (3, 160.25), (5, 97.0))]))
+    write_records([{"benchmark": f"M{m}", "scope": "end-to-end", "mode": "crops", "name": f"cnn-tiny-M{m}",
+                    "num_rois": m, "backbone": "cnn-tiny", "batch": 8, "device": "cpu", "figure": "samples_per_s",
+                    "value": fps} for m, fps in ((1, 410.5), (3, 160.25), (5, 97.0))], "hand", bench)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HMR_BENCH_CACHE", str(cache))
         kw = dict(store_url=url, overrides=tiny(), progress=False, seeds=[0])

@@ -3,7 +3,6 @@ effects implied by the paper's numbers, number formatting, SVG output and proven
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
@@ -14,7 +13,7 @@ import pytest
 from hmr_bench.errors import InputError
 from hmr_bench.eval.stats import Interval
 from hmr_bench.experiment import table_results as views
-from hmr_bench.report import bench, collect, figures, gallery, provenance
+from hmr_bench.report import collect, figures, gallery, provenance
 from hmr_bench.tables import load_table
 
 
@@ -43,26 +42,6 @@ def test_display_image_scale():
     img = np.zeros((64, 96, 3), np.uint8)
     out, s = gallery.display_image(img, 96.0, 64.0)
     assert out.shape == (gallery.DISPLAY_H, round(96 * gallery.DISPLAY_H / 64), 3) and s == gallery.DISPLAY_H / 64
-
-
-def test_bench_records(tmp_path):
-    assert bench.load_bench(tmp_path) is None  # no file: "not measured"
-    recs = [{"name": "a", "num_rois": 1, "backbone": "r50", "batch": 1, "samples_per_s": 60.0, "device": "cuda"},
-            {"name": "b", "num_rois": 5, "backbone": "r50", "batch": 1, "samples_per_s": 55, "device": "cuda",
-             "extra": 1},
-            {"name": "c", "num_rois": 5, "backbone": "r50", "batch": 8, "samples_per_s": 300.0, "device": "cuda"}]
-    (tmp_path / bench.BENCH_FILE).write_text(json.dumps(recs))
-    assert bench.load_bench(tmp_path) == recs
-    series = bench.fps_series(recs)
-    assert [(s.batch, s.fps) for s in series] == [(1, {1: 60.0, 5: 55.0}), (8, {5: 300.0})]
-    assert series[0].label == "r50 · cuda · batch 1"
-    recs[1]["samples_per_s"] = "fast"
-    (tmp_path / bench.BENCH_FILE).write_text(json.dumps(recs))
-    with pytest.raises(InputError, match=r"field '\[1\]\.samples_per_s': found 'fast'; expected a number"):
-        bench.load_bench(tmp_path)
-    (tmp_path / bench.BENCH_FILE).write_text(json.dumps({"records": []}))
-    with pytest.raises(InputError, match="found dict; expected a JSON list"):
-        bench.load_bench(tmp_path)
 
 
 def test_implied_claims_from_the_paper_numbers():

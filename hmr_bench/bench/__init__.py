@@ -5,7 +5,8 @@
     inputs      benchmark configs, models and synthetic batches in the trainer's exact batch format
     inference   inference callables per scope (backbone / model / end-to-end) and their per-part times
     training    the training step (as the trainer does it), the backbone-alone fwd+bwd, the step's breakdown
-    results     records with provenance → ``bench_results.json`` (the report's Table 4 FPS) and a full JSON
+    results     the speed-record format (one long row per figure, with provenance): written one file per run,
+                read back as one pandas frame (`speed_frame`) by the report
     targets     ``python -m hmr_bench.bench.targets``: the issue's target ratios measured in one run
 
 The pytest-benchmark files under ``benchmarks/`` call these; ``nox -s bench`` runs them.

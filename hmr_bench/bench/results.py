@@ -1,48 +1,60 @@
-"""Benchmark results with their provenance, written where the report reads them.
+"""Speed records: the one format of every speed figure hmr-bench measures, and the frame the report reads.
 
-Two files in the bench folder (default ``<repo>/.benchmarks``, `paths.bench_dir`, where the report reads them):
+A record is one measured figure, a long row (JSON object):
 
-- ``bench_results.json``: the report's Table 4 FPS records (format: `hmr_bench.report.bench`), merged with the
-  records already there (a record replaces an older one with the same `record_key`). Only end-to-end
-  inference of the paper's model (separate crops) goes there, one series per (backbone, device label, batch);
-  the device label carries precision and memory layout, e.g. "cuda (NVIDIA H100 80GB HBM3) · bf16 ·
-  channels_last", so runs with other settings make other series instead of overwriting each other.
-- ``hmr_bench_<tag>.json``: every benchmark of the run (all scopes, shared mode, training breakdown, MACs, data
-  rates) with full provenance; `tag` names device, precision, memory layout and torch version.
+    {"figure": "samples_per_s", "part": null, "value": 410.2, "unit": "samples/s",               the figure
+     "benchmark": "test_inference[cnn-small-M5-b32-end-to-end-crops]", "scope": "end-to-end",
+     "backbone": "cnn-small", "num_rois": 5, "batch": 32, "mode": "crops", "crop_size": "48x64",  the case
+     "device": "cpu", "device_name": "AMD EPYC 7B13", "precision": "fp32", "memory_format": "contiguous",
+     "compile": false, "threads": 2, "torch": "2.13.0+cpu", "git_sha": "8ff8b62", "code_version": "…",
+     "load_avg_1min": 1.3, "date": "2026-01-02T03:04:05+00:00", "run": "20260102T030405_bench_cpu-…"}  provenance
 
-Each is merged under a lock file beside it (``<name>.lock``, empty): processes of one host that write at once
-lose nothing.
+`part` names the part of a figure that has several (breakdown_ms: "backward"; params: "head"). `scope` says what
+was measured: "backbone" / "model" / "end-to-end" inference, "train-step" / "train-step+loader", "data" (SynthHMR
+generation, sample assembly), "cost" (params and MACs) or "target" (`bench.targets`: the figure named after its
+target carries "op", "bound" and "met"; its details are figures of the same "target").
 
-A benchmark marks a Table 4 figure by ``extra_info["table4"] = True`` with the record's fields in extra_info
-(`inference_info`); `records_from_pytest_benchmark` turns a pytest-benchmark JSON (a saved file or the dict of
-its `pytest_benchmark_update_json` hook) into records; ``python -m hmr_bench.bench.results SAVED.json`` does
-so for a saved file.
+Writers: the pytest-benchmark suite (a benchmark stores ``extra_info["records"] = records(info, figures)``;
+benchmarks/conftest.py writes the run's when pytest-benchmark saves), ``python -m hmr_bench.bench.results
+SAVED.json`` (the same from a saved pytest-benchmark file) and ``python -m hmr_bench.bench.targets``. Each run
+writes its own file, ``<bench dir>/speed_<run>.jsonl`` (one record a line), atomically: runs never merge files.
+`speed_frame` reads every such file of the folder into one pandas frame, the latest run's record where runs repeat
+a figure (same benchmark, figure, part and device settings). Files of the older formats (bench_results.json,
+hmr_bench_*.json, targets_*.json) are not read.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
+import math
 import os
 import platform
 import re
+import subprocess
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from hmr_bench.errors import InputError
-from hmr_bench.io import atomic_write, file_lock
-from hmr_bench.paths import BENCH_FILE, bench_dir
+from hmr_bench.io import atomic_write
+from hmr_bench.paths import REPO_DIR, SPEED_GLOB, bench_dir
 
-RECORD_KEY = ("name", "backbone", "batch", "device", "scope")
-TABLE4_FIELDS = ("name", "num_rois", "backbone", "batch", "device", "scope", "mode", "precision", "memory_format",
-                 "compile", "crop_size", "threads", "device_name", "torch", "date")
+COLUMNS = ("run", "benchmark", "scope", "figure", "part", "value", "unit", "backbone", "num_rois", "batch", "mode",
+           "name", "crop_size", "device", "device_name", "precision", "memory_format", "compile", "threads", "torch",
+           "git_sha", "date", "load_avg_1min", "target", "what", "op", "bound", "met")
+INT_COLUMNS = ("num_rois", "batch", "threads", "cores", "workers", "images", "image_size", "rounds", "warmup")
+# a figure repeated by later runs: the latest run's counts
+SAME_FIGURE = ("benchmark", "figure", "part", "device", "device_name", "precision", "memory_format", "compile",
+               "threads", "torch")
 
 
 def device_name(device) -> str:
     """The hardware: "NVIDIA H100 80GB HBM3", or the CPU model from /proc/cpuinfo (platform's name elsewhere)."""
-    dev = device if isinstance(device, torch.device) else torch.device(device)
+    dev = torch.device(device)
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     try:
@@ -54,161 +66,164 @@ def device_name(device) -> str:
     return platform.processor() or platform.machine()
 
 
-def precision_of(cfg) -> str:
-    return "fp32" if cfg.train.amp == "off" else cfg.train.amp
-
-
-def layout_of(cfg) -> str:
-    return "channels_last" if cfg.train.channels_last else "contiguous"
-
-
-def device_label(device, cfg) -> str:
-    """The report's series label of a device and its settings: "cpu (AMD EPYC 7B13, 2 threads) · fp32 ·
-    contiguous", "cuda (NVIDIA H100 80GB HBM3) · bf16 · channels_last" (+ " · compiled")."""
-    dev = device if isinstance(device, torch.device) else torch.device(device)
-    n = torch.get_num_threads()
-    where = f"{dev.type} ({device_name(dev)}" + (f", {n} thread{'s' if n != 1 else ''})" if dev.type == "cpu" else ")")
-    label = f"{where} · {precision_of(cfg)} · {layout_of(cfg)}"
-    return label + (" · compiled" if cfg.train.compile else "")
+@functools.cache
+def git_sha() -> str | None:
+    """The checkout's commit (short sha, "+dirty" with uncommitted changes), None outside a git checkout."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_DIR,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (sha + ("+dirty" if dirty else "")) or None
 
 
 def provenance(device, cfg=None, **extra) -> dict:
-    """Where and how a figure was measured: device and its name, precision, memory layout, compile, threads,
-    cudnn.benchmark, torch / CUDA / cuDNN versions, code version, load average, date; plus `extra`."""
+    """Where and how a figure was measured: device type and name, threads, cores, torch / CUDA / cuDNN versions,
+    git sha and code version, load average, date; with `cfg` its precision, memory layout and compile; `extra`."""
     from hmr_bench.config import code_version
 
-    dev = device if isinstance(device, torch.device) else torch.device(device)
+    dev = torch.device(device)
     prov = {"device": dev.type, "device_name": device_name(dev), "threads": torch.get_num_threads(),
             "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "torch": torch.__version__, "python": platform.python_version(), "code_version": code_version(),
+            "torch": torch.__version__, "python": platform.python_version(), "git_sha": git_sha(),
+            "code_version": code_version(),
             "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     if dev.type == "cuda":
         prov.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
                     cudnn_benchmark=bool(torch.backends.cudnn.benchmark))
-    else:
-        prov["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     if cfg is not None:
-        prov.update(precision=precision_of(cfg), memory_format=layout_of(cfg), compile=bool(cfg.train.compile),
-                    device_label=device_label(dev, cfg))
+        prov.update(precision="fp32" if cfg.train.amp == "off" else cfg.train.amp,
+                    memory_format="channels_last" if cfg.train.channels_last else "contiguous",
+                    compile=bool(cfg.train.compile))
     return {**prov, **extra}
 
 
 def tag(prov: dict) -> str:
     """File-name tag of a provenance: device name, precision, layout, torch, e.g.
     "cuda-nvidia-h100-80gb-hbm3_bf16_channels-last_torch2.13.0"."""
-    parts = [f"{prov.get('device', 'cpu')}-{prov.get('device_name', '')}", prov.get("precision", "fp32"),
-             prov.get("memory_format", "contiguous"), f"torch{prov.get('torch', torch.__version__)}"]
+    parts = [f"{prov.get('device', 'cpu')}-{prov.get('device_name', '')}", prov.get("precision") or "fp32",
+             prov.get("memory_format") or "contiguous", f"torch{prov.get('torch', torch.__version__)}"]
     if prov.get("compile"):
         parts.append("compiled")
     return "_".join(re.sub(r"[^a-z0-9.]+", "-", str(p).lower()).strip("-") for p in parts)
 
 
-def inference_info(cfg, device, scope: str, batch: int, table4: bool | None = None) -> dict:
-    """extra_info of an inference benchmark: the record's fields (name "multiroi-M5" / "multiroi-shared-M5",
-    num_rois, backbone, batch, device label, scope, mode, crop) with provenance; `table4` (default: end-to-end
-    scope in crops mode) marks it for bench_results.json."""
+def run_id(source: str, prov: dict, when: dt.datetime | str | None = None) -> str:
+    """A run's name: start time (UTC), source ("bench", "targets") and `tag`, e.g.
+    "20260102T030405_bench_cpu-amd-epyc-7b13_fp32_contiguous_torch2.13.0"; sorts by time."""
+    when = dt.datetime.fromisoformat(when) if isinstance(when, str) else when or dt.datetime.now(dt.timezone.utc)
+    return f"{when:%Y%m%dT%H%M%S}_{source}_{tag(prov)}"
+
+
+def inference_info(cfg, device, scope: str, batch: int) -> dict:
+    """The case and provenance of an inference benchmark: name ("multiroi-M5" / "multiroi-shared-M5"), num_rois,
+    backbone, batch, scope, mode ("crops" / "shared"), crop and, shared, the union crop."""
     shared = bool(cfg.model.shared_backbone)
     M = cfg.data.num_rois
-    if table4 is None:
-        table4 = scope == "end-to-end" and not shared
-    info = provenance(device, cfg)
-    info["device_type"] = info["device"]  # "device" becomes the report's series label below
-    info.update(name=f"multiroi{'-shared' if shared else ''}-M{M}", num_rois=M, backbone=cfg.model.backbone,
-                batch=batch, device=device_label(device, cfg), scope=scope, mode="shared" if shared else "crops",
-                crop_size=list(cfg.data.crop_size), table4=bool(table4))
-    if shared:
-        info["union_crop"] = list(cfg.data.union_crop)
-    return info
+    return provenance(device, cfg, name=f"multiroi{'-shared' if shared else ''}-M{M}", num_rois=M,
+                      backbone=cfg.model.backbone, batch=batch, scope=scope, mode="shared" if shared else "crops",
+                      crop_size=list(cfg.data.crop_size), union_crop=list(cfg.data.union_crop) if shared else None)
 
 
-def records_from_pytest_benchmark(data: dict, source: str = "pytest-benchmark JSON") -> tuple[list[dict], list[dict]]:
-    """(table4_records, all_rows) of a pytest-benchmark JSON dict ({"benchmarks": [...], ...}).
+def unit_of(figure: str) -> str:
+    """"samples_per_s" → "samples/s", "*_ms" / "ms_per_*" → "ms", "*_s" → "s", params / MACs; else "ratio"."""
+    special = {"params": "parameters", "macs": "MACs", "gmacs_per_sample": "GMACs", "gpu_throughput": "samples/s"}
+    if figure in special:
+        return special[figure]
+    if figure.endswith("_per_s"):
+        return figure.removesuffix("_per_s").rpartition("_")[2] + "/s"
+    words = figure.split("_")
+    return "ms" if "ms" in words else "s" if words[-1] == "s" else "ratio"
 
-    A Table 4 record takes its fields from extra_info and samples_per_s = batch / median round seconds;
-    all_rows has one row per benchmark: name, group, extra_info and the round statistics (seconds)."""
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def records(info: dict, figures: dict) -> list[dict]:
+    """The long rows of one benchmark: one per figure of `figures` ({name: number, or {part: number}: one row per
+    part}), each with the case and provenance of `info` (a list value becomes "48x64", a dict is left out).
+    info's "op", "bound" and "met" (a target's verdict) go on the row of the figure named info["target"] only."""
+    base = {k: "x".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in info.items()
+            if not isinstance(v, dict)}
+    verdict = {k: base.pop(k, None) for k in ("op", "bound", "met")}
+    out = []
+    for figure, v in figures.items():
+        for part, x in v.items() if isinstance(v, dict) else [(None, v)]:
+            if _number(x):
+                row = {**base, "figure": figure, "part": part, "value": float(x), "unit": unit_of(figure)}
+                out.append({**row, **verdict} if figure == base.get("target") else row)
+    return out
+
+
+def records_from_pytest_benchmark(data: dict, source: str = "pytest-benchmark JSON") -> list[dict]:
+    """The records of a pytest-benchmark JSON ({"benchmarks": [...], "machine_info": {"hmr_bench": run
+    provenance}}): each benchmark's ``extra_info["records"]``, named by the benchmark (unless a record names
+    itself), under the run's provenance (a record's own fields win)."""
     benches = data.get("benchmarks") if isinstance(data, dict) else None
     if not isinstance(benches, list):
         raise InputError(source, "benchmarks", found=type(benches).__name__,
                          expected="a pytest-benchmark JSON with a 'benchmarks' list")
-    table4, rows = [], []
-    for b in benches:
-        info, stats = b.get("extra_info") or {}, b.get("stats") or {}
-        keep = ("min", "max", "mean", "median", "stddev", "rounds", "iterations")
-        rows.append({"benchmark": b.get("fullname") or b.get("name"), "group": b.get("group"),
-                     "stats_s": {k: stats.get(k) for k in keep}, **info})
-        median = stats.get("median")
-        if info.get("table4") and median:
-            rec = {k: info[k] for k in TABLE4_FIELDS if k in info}
-            rec["samples_per_s"] = round(info["batch"] / median, 3)
-            rec["latency_ms"] = round(1e3 * median, 4)
-            table4.append(rec)
-    return table4, rows
+    meta = (data.get("machine_info") or {}).get("hmr_bench") or {}
+    return [{**meta, "benchmark": b.get("name"), **rec} for b in benches
+            for rec in (b.get("extra_info") or {}).get("records") or []]
 
 
-def record_key(rec: dict) -> tuple:
-    return tuple(json.dumps(rec.get(k)) for k in RECORD_KEY)
+def write_records(recs: list[dict], run: str, folder: str | Path | None = None) -> Path | None:
+    """`recs` (each stamped with `run`) to `folder`/speed_<run>.jsonl (default folder `paths.bench_dir()`), one
+    JSON object a line, atomically (a file of that run is replaced). None, and nothing written, without records."""
+    if not recs:
+        return None
+    path = Path(folder if folder is not None else bench_dir()) / SPEED_GLOB.replace("*", run)
+    lines = "".join(json.dumps({**r, "run": run}, default=str, ensure_ascii=False) + "\n" for r in recs)
+    return atomic_write(path, lambda fh: fh.write(lines.encode()))
 
 
-def merge_records(old: list[dict], new: list[dict]) -> list[dict]:
-    """`old` without the records that `new` replaces (same `record_key`), then `new`."""
-    keys = {record_key(r) for r in new}
-    return [r for r in old if record_key(r) not in keys] + list(new)
+def read_records(path: str | Path) -> list[dict]:
+    """The records of one speed file; InputError naming the file and line of anything that is not a record."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(path, found=f"unreadable ({e})", expected="a speed-record file (bench.results)") from None
+    out = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            raise InputError(path, f"line {i}", found=f"unreadable JSON ({e})",
+                             expected="one JSON record a line (hmr_bench.bench.results)") from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("figure"), str) or not _number(rec.get("value")):
+            raise InputError(path, f"line {i}", found=line[:80], expected='a record {"figure": name, "value": number,'
+                             ' ...} (hmr_bench.bench.results)')
+        out.append(rec)
+    return out
 
 
-def _write_json(path: Path, obj) -> Path:
-    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=1, default=str) + "\n").encode()))
-
-
-def lock_path(path: Path) -> Path:
-    """The lock file of a results file: ``<name>.lock`` beside it (see `hmr_bench.io.file_lock`)."""
-    return path.with_name(path.name + ".lock")
-
-
-def write_results(table4: list[dict], rows: list[dict], folder: str | Path | None = None,
-                  meta: dict | None = None) -> list[Path]:
-    """Merges `table4` into `folder`/bench_results.json and writes every row to `folder`/hmr_bench_<tag>.json
-    (tag from `meta`, the run's provenance; none written without rows). Returns the paths written.
-
-    Each file's read-merge-write holds its lock (`lock_path`, between processes of this host), so benchmark
-    processes writing at once lose none of each other's records."""
-    folder = Path(folder) if folder is not None else bench_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    if table4:
-        path = folder / BENCH_FILE
-        with file_lock(lock_path(path)):
-            old = []
-            if path.is_file():
-                try:
-                    old = json.loads(path.read_text())
-                except ValueError as e:
-                    raise InputError(path, found=f"unreadable JSON ({e})", expected="a JSON list of records",
-                                     hint="move it away to start a new one") from None
-                if not isinstance(old, list):
-                    raise InputError(path, found=type(old).__name__, expected="a JSON list of records")
-            written.append(_write_json(path, merge_records(old, table4)))
-    if rows:
-        meta = dict(meta or {})
-        path = folder / f"hmr_bench_{tag(meta)}.json"
-        with file_lock(lock_path(path)):
-            old_rows = []
-            if path.is_file():  # an earlier run with the same tag: its benchmarks that this run did not repeat stay
-                try:
-                    old_rows = json.loads(path.read_text())["results"]
-                except (ValueError, TypeError, KeyError) as e:
-                    raise InputError(path, found=f"unreadable earlier results ({type(e).__name__}: {e})",
-                                     expected="a JSON object with a 'results' list",
-                                     hint="move it away to start a new one") from None
-            names = {r.get("benchmark") for r in rows}
-            kept = [r for r in old_rows if isinstance(r, dict) and r.get("benchmark") not in names]
-            written.append(_write_json(path, {"provenance": meta, "results": kept + list(rows)}))
-    return written
+def speed_frame(folder: str | Path | None = None, latest: bool = True) -> pd.DataFrame:
+    """Every record of the speed files of `folder` (default `paths.bench_dir()`) as one frame (at least the
+    `COLUMNS`; whole numbers as Int64); with `latest`, where runs repeat a figure (`SAME_FIGURE`) only the latest
+    run's. An empty frame without files."""
+    folder = Path(folder if folder is not None else bench_dir())
+    recs = [r for p in sorted(folder.glob(SPEED_GLOB)) for r in read_records(p)]
+    frame = pd.DataFrame.from_records(recs)
+    frame = frame.reindex(columns=list(dict.fromkeys([*COLUMNS, *frame.columns])))
+    for c in INT_COLUMNS:
+        if c in frame and frame[c].map(lambda x: x is None or (_number(x) and (math.isnan(x) or x == int(x)))).all():
+            frame[c] = pd.to_numeric(frame[c]).astype("Int64")
+    if latest and len(frame):
+        frame = frame.sort_values("run", kind="stable").drop_duplicates(list(SAME_FIGURE), keep="last")
+    return frame.reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hmr_bench.bench.results SAVED.json [--bench-dir DIR]``: a saved pytest-benchmark file →
-    bench_results.json (merged) and the full JSON."""
+    """``python -m hmr_bench.bench.results SAVED.json [--bench-dir DIR]``: the speed records of a saved
+    pytest-benchmark file (one written by this suite) → <bench dir>/speed_<run>.jsonl."""
     p = argparse.ArgumentParser(prog="python -m hmr_bench.bench.results", description=main.__doc__)
     p.add_argument("saved", type=Path, help="a pytest-benchmark JSON (.benchmarks/<machine>/NNNN_*.json)")
     p.add_argument("--bench-dir", type=Path, default=None, help="output folder (default <repo>/.benchmarks)")
@@ -217,14 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(a.saved.read_text())
     except (OSError, ValueError) as e:
         raise InputError(a.saved, found=f"unreadable ({e})", expected="a pytest-benchmark JSON file") from None
-    table4, rows = records_from_pytest_benchmark(data, str(a.saved))
-    meta = (data.get("machine_info") or {}).get("hmr_bench")  # written by benchmarks/conftest.py
-    if not meta:
-        row = next((r for r in rows if r.get("device_type")), {})
-        meta = {k: row[k] for k in ("device_name", "precision", "memory_format", "torch", "compile") if k in row}
-        meta["device"] = row.get("device_type", "cpu")
-    for path in write_results(table4, rows, a.bench_dir, meta):
-        print(path)
+    recs = records_from_pytest_benchmark(data, str(a.saved))
+    if not recs:
+        raise InputError(a.saved, "benchmarks[].extra_info.records", found="none",
+                         expected="benchmarks of hmr-bench's suite (benchmarks/), which store their records")
+    meta = (data.get("machine_info") or {}).get("hmr_bench") or recs[0]
+    print(write_records(recs, run_id("bench", meta, data.get("datetime")), a.bench_dir))
     return 0
 
 

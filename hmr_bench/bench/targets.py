@@ -12,29 +12,31 @@ cnn-small the cpu profile's crop 48×64, fc1 1024 and vertex-loss stride 8; ResN
 decodes RoI 0 only, as evaluation does (`MultiRoIModel.decode(..., roi=0)`).
 
 With ``--cpu-checks`` also the backbone forward with channels_last and with (emulated) bf16 against fp32 —
-the evidence behind the CPU defaults. Results print as a table and go to a JSON file with provenance.
+the evidence behind the CPU defaults. Results print as a table and go to the bench folder as speed records with
+provenance, one file per run (`bench.results`: ``speed_<run>.jsonl``), where the report's speed page reads them;
+`nox -s bench` records the CPU targets too (benchmarks/test_targets.py).
 
     python -m hmr_bench.bench.targets                          # CPU: resnet50 (batch 4) and cnn-small (batch 32)
     python -m hmr_bench.bench.targets --device cuda            # bf16 + channels_last by default on CUDA
-    python -m hmr_bench.bench.targets --backbone resnet50 --batch 8 --rounds 5 --out targets.json
+    python -m hmr_bench.bench.targets --backbone resnet50 --batch 8 --rounds 5 --bench-dir out/
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
+import math
 from pathlib import Path
 
 import torch
 
 from hmr_bench.bench.inference import inference_parts, overhead_share, time_inference
 from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
+from hmr_bench.bench.results import provenance, records, run_id, write_records
 from hmr_bench.bench.timing import time_fn
 from hmr_bench.bench.training import backbone_fb_fn, train_step_fn, training_step_breakdown
 from hmr_bench.errors import InputError
-from hmr_bench.io import atomic_write
 
 log = logging.getLogger(__name__)
 # The issue's targets per device type: a GPU (ResNet-50, bf16, batch 64) and the 2-core CPU (cnn-small, the cpu
@@ -43,6 +45,15 @@ TARGETS = {
     "cuda": {"inference_overhead": ("≤", 0.05), "train_vs_backbone": ("≥", 0.85), "shared_scaling": ("≤", 1.5),
              "gpu_throughput": ("≥", 800.0)},
     "cpu": {"inference_overhead": ("≤", 0.15), "train_vs_backbone": ("≥", 0.75), "shared_scaling": ("≤", 1.5)},
+}
+WHAT = {  # what each target (or reported figure) measures
+    "inference_overhead": "(fusion + head + body model) / end-to-end inference at M = 5",
+    "train_vs_backbone": "training-step rate / backbone-alone fwd+bwd rate, same batch",
+    "shared_scaling": "shared-backbone cost(M = 5) / cost(M = 1) (separate crops ≈ 5)",
+    "gpu_throughput": "ResNet-50, M = 5, end-to-end samples/s at batch 64",
+    "gpu_latency_ms": "ResNet-50, M = 5, end-to-end latency at batch 1 (ms)",
+    "channels_last_speedup": "CPU backbone forward: fp32 contiguous time / channels_last time",
+    "bf16_slowdown": "CPU backbone forward: bf16 autocast time / fp32 time",
 }
 CPU_DEFAULT = {"resnet50": 4, "cnn-small": 32}  # backbone → batch on CPU (cnn-small: the cpu profile's)
 GPU_DEFAULT = {"resnet50": 32}
@@ -161,7 +172,6 @@ def run_targets(device="cpu", backbones: dict[str, int] | None = None, settings:
     """Every target for every backbone (→ batch) on `device`; returns {"provenance", "settings", "targets":
     {backbone: {target: entry}}, "gpu", "cpu_settings"}. `only` restricts to some of "inference_overhead",
     "train_vs_backbone", "shared_scaling"."""
-    from hmr_bench.bench.results import provenance
     from hmr_bench.body import load_body_model
 
     dev = torch.device(device)
@@ -192,19 +202,46 @@ def run_targets(device="cpu", backbones: dict[str, int] | None = None, settings:
     return out
 
 
-def summary_lines(result: dict) -> list[str]:
-    """One line per measured target: backbone, name, measured value, target, met."""
-    lines = []
-    entries = [(bb, n, e) for bb, per in result["targets"].items() for n, e in per.items()]
-    entries += [("resnet50", n, e) for n, e in result.get("gpu", {}).items()]
-    for bb, name, e in entries:
-        met = {True: "met", False: "NOT met", None: ""}[e["met"]]
-        lines.append(f"{bb:10s} {name:20s} {e['measured']:10.4g}  {e['target'] or '':8s} {met}")
+def target_entries(result: dict) -> list[tuple[dict, dict]]:
+    """(info, figures) of every entry of a `run_targets` result (`bench.results.records` makes its records): info
+    the run's provenance with the case (backbone, batch, num_rois), scope "target", the target's name, what it
+    measures and its verdict (op, bound, met; none for a reported figure); figures the measured value under the
+    target's name and its details (parts, times, rates). The CPU settings checks are reported figures."""
+    base = {**result["provenance"], "scope": "target", "rounds": result["rounds"], "warmup": result["warmup"]}
+    entries = [(bb, name, e) for bb, per in result["targets"].items() for name, e in per.items()]
+    entries += [("resnet50", name, e) for name, e in result.get("gpu", {}).items()]
     if "cpu_settings" in result:
         c = result["cpu_settings"]
-        lines.append(f"{c['backbone']:10s} {'cpu channels_last':20s} {c['channels_last_speedup']:10.4g}  (speed-up)")
-        lines.append(f"{c['backbone']:10s} {'cpu bf16':20s} {c['bf16_slowdown']:10.4g}  (slow-down; native: "
-                     f"{c['bf16_native']}, {c['bf16_why']})")
+        note = f"native bf16: {c['bf16_native']}" + (f" ({c['bf16_why']})" if c.get("bf16_why") else "")
+        entries += [(c["backbone"], "channels_last_speedup", {"measured": c["channels_last_speedup"],
+                                                             "batch": c["batch"], "ms": c["ms"]}),
+                    (c["backbone"], "bf16_slowdown", {"measured": c["bf16_slowdown"], "batch": c["batch"],
+                                                      "note": note})]
+    out = []
+    for bb, name, e in entries:
+        case = {k: e[k] for k in ("batch", "num_rois", "note", "union_crop") if k in e}
+        op, bound = target_of(name, base["device"]) or (None, None)
+        met = None if op is None or not math.isfinite(e["measured"]) else e["met"]
+        info = {**base, **case, "backbone": bb, "target": name, "what": WHAT.get(name, name), "op": op,
+                "bound": bound, "met": met, "benchmark": f"target {name} {bb} b{e.get('batch')}"}
+        details = {k: v for k, v in e.items() if k not in ("measured", "target", "met", *case, "backbone")}
+        out.append((info, {name: e["measured"], **details}))
+    return out
+
+
+def target_records(result: dict) -> list[dict]:
+    """The speed records of a `run_targets` result (`target_entries`)."""
+    return [r for info, figures in target_entries(result) for r in records(info, figures)]
+
+
+def summary_lines(recs: list[dict]) -> list[str]:
+    """One line per measured target: backbone, name, measured value, target, met."""
+    lines = []
+    for r in recs:
+        if r["figure"] == r.get("target"):
+            met = {True: "met", False: "NOT met"}.get(r.get("met"), "")
+            bound = f"{r['op']} {r['bound']:g}" if r.get("op") else ""
+            lines.append(f"{r['backbone']:10s} {r['target']:22s} {r['value']:10.4g}  {bound:8s} {met}")
     return lines
 
 
@@ -230,10 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: every available core)")
     p.add_argument("--cpu-checks", action="store_true", help="also channels_last and bf16 vs fp32 on CPU")
     p.add_argument("--only", help="comma-separated: inference_overhead, train_vs_backbone, shared_scaling")
-    p.add_argument("--out", type=Path, help="JSON file (default <repo>/.benchmarks/targets_<tag>.json)")
+    p.add_argument("--bench-dir", type=Path, help="folder of the speed records (default <repo>/.benchmarks)")
     a = p.parse_args(argv)
-    from hmr_bench.bench.results import tag
-    from hmr_bench.paths import bench_dir
     from hmr_bench.train.perf import set_threads
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -243,11 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(a.threads)
     result = run_targets(a.device, _backbones(a.backbone, a.batch, cuda), settings, a.rounds, a.warmup,
                          a.cpu_checks, tuple(a.only.split(",")) if a.only else None)
-    out = a.out or bench_dir() / f"targets_{tag(result['provenance'])}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda fh: fh.write((json.dumps(result, indent=1, default=str) + "\n").encode()))
-    print("\n".join(summary_lines(result)))
-    print(f"written: {out}")
+    recs = target_records(result)
+    path = write_records(recs, run_id("targets", result["provenance"]), a.bench_dir)
+    print("\n".join(summary_lines(recs)))
+    print(f"written: {path}")
     return 0
 
 

@@ -27,7 +27,6 @@ from hmr_bench.eval.stats import VERDICT_RULE
 from hmr_bench.experiment import table_results as views
 from hmr_bench.io import atomic_write
 from hmr_bench.report import collect, figures, provenance, speed, sweeps
-from hmr_bench.report.bench import NOT_MEASURED, fps_series, load_bench
 from hmr_bench.tables import Figure, load_table, table_names
 
 log = logging.getLogger(__name__)
@@ -146,9 +145,9 @@ def _x_value(row, sec: collect.Section, key: str):
     return _profile_value(sec.profile, key, None)
 
 
-def _x_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
-    """A table with an x axis (`View.x`): accuracy against x; with the "fps" column, FPS columns from the
-    benchmark records (against M) and an FPS plot."""
+def _x_parts(page: PageSection, fps: pd.DataFrame | None, name: str) -> None:
+    """A table with an x axis (`View.x`): accuracy against x; with the "fps" column, FPS columns from Table 4's
+    speed records (`speed.table4_fps`, against M; None: none) and an FPS plot."""
     sec, view = page.sec, page.sec.table.view
     rows = {r.name: r for r in sec.table.rows}
     x_of = {rr.name: _x_value(rows[rr.name], sec, view.x) for rr in sec.result.rows}
@@ -163,17 +162,17 @@ def _x_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
         return
     paper_fps = {x_of[r.name]: r.paper["fps"] for r in sec.table.rows
                  if "fps" in r.paper and r.name in x_of and r.name not in shared}
-    series = fps_series(bench) if bench else []
     backbones = Counter(b for b in (_config_value(r, "model.backbone") for r in sec.finished) if b)
     backbone = backbones.most_common(1)[0][0] if backbones else _profile_value(sec.profile, "model.backbone", "?")
-    match = [s for s in series if s.backbone == backbone][:3]
-    heads = ["FPS paper"] + ([f"FPS {s.label}" for s in match] or ["FPS measured"])
+    match = [] if fps is None else list(dict.fromkeys(fps.loc[fps["backbone"] == backbone, "series"]))[:3]
+    rate = {} if fps is None else fps.set_index(["series", "num_rois"])["samples_per_s"].to_dict()
+    heads = ["FPS paper"] + ([f"FPS {s}" for s in match] or ["FPS measured"])
     cells = {}
-    if bench is None:
-        page.fps_note = NOT_MEASURED
+    if fps is None:
+        page.fps_note = speed.NOT_MEASURED
     elif not match:
         page.fps_note = (f"no benchmark record for this profile's backbone {backbone} (records: "
-                         + ", ".join(sorted({s.backbone for s in series})) + ")")
+                         + ", ".join(sorted(set(fps["backbone"]))) + ")")
     for rr in sec.result.rows:
         m = x_of[rr.name]
         if rr.name in shared:
@@ -182,12 +181,12 @@ def _x_parts(page: PageSection, bench: list[dict] | None, name: str) -> None:
             continue
         row_cells = [Cell("fps-paper", paper_fps.get(m), views.num(paper_fps.get(m)), paper=True)]
         if match:
-            row_cells += [Cell("fps", s.fps.get(m), views.num(s.fps.get(m)) or "not measured") for s in match]
+            row_cells += [Cell("fps", rate.get((s, m)), views.num(rate.get((s, m))) or "not measured") for s in match]
         else:
             row_cells.append(Cell("fps", None, "not measured"))
         cells[rr.name] = row_cells
     page.extra = Extra(heads, cells)
-    page.fps = figures.fps_plot(series, paper_fps, f"{name}-fps")
+    page.fps = figures.fps_plot(fps, paper_fps, f"{name}-fps")
 
 
 def _forest(sec: collect.Section, name: str) -> str | None:
@@ -224,8 +223,6 @@ class ReportBuilder:
         self.store, self.out = store, Path(out)
         self.profiles, self.data_root, self.gallery = profiles, data_root, gallery
         self.bench_dir, self.sweep_storage = bench_dir, sweep_storage
-        self._bench: list[dict] | None = None
-        self._bench_read = False
         self._speed: speed.Speed | None = None
         self._sweeps: sweeps.Sweeps | None = None
         self.env = _env()
@@ -241,11 +238,9 @@ class ReportBuilder:
         return self._sections[name]
 
     @property
-    def bench(self) -> list[dict] | None:
-        """bench_results.json's records (None without the file), read when a page needs them."""
-        if not self._bench_read:
-            self._bench, self._bench_read = load_bench(self.bench_dir), True
-        return self._bench
+    def fps(self) -> pd.DataFrame | None:
+        """Table 4's FPS records of the speed records (`speed.table4_fps`; None without any)."""
+        return speed.table4_fps(self.speed.frame)
 
     @property
     def speed(self) -> speed.Speed:
@@ -276,7 +271,7 @@ class ReportBuilder:
             points, page.curve_data = views.curves(self.store, sec.result.runs)
             page.curves = figures.curve_plot(points, views.CURVE_METRICS, f"{name}-curves")
         if sec.table.view.x:
-            _x_parts(page, self.bench if "fps" in sec.table.view.columns else None, name)
+            _x_parts(page, self.fps if "fps" in sec.table.view.columns else None, name)
         if self.gallery:
             page.gallery = build_gallery(self.store, sec, self.data_root)
         return page
@@ -335,9 +330,8 @@ class ReportBuilder:
         if cv:
             self._write(f"{name}_curves.csv", views.to_csv(pd.concat(cv)[
                 ["table", "profile", "protocol", "row", "metric", "epoch", "mean", "low", "high", "n"]]))
-        if any(p.extra for p in parts) and self.bench:
-            self._write(f"{name}_fps.csv", views.to_csv(pd.DataFrame(self.bench, dtype=object, columns=[
-                "name", "num_rois", "backbone", "batch", "samples_per_s", "device"])))
+        if any(p.extra for p in parts) and self.fps is not None:
+            self._write(f"{name}_fps.csv", views.to_csv(self.fps.drop(columns="series")))
 
     def figure_page(self, name: str, pages: list[str]) -> None:
         """The page of a figure a table declares (`View.figures`), drawn from that table's runs: per section the
@@ -356,17 +350,10 @@ class ReportBuilder:
         """speed.html: inference against M, the training step and its breakdown, the data path, params and MACs,
         the targets; every section says "not measured" with its command when its file is missing."""
         sp = self.speed
-        series = sp.series()
-        rows = [r for r in sp.training if r["breakdown_ms"]]
-        parts = speed.breakdown_parts(rows)
-        steps = list(zip(speed.step_labels(rows), rows))  # distinct labels: mode, device (and file) in each
-        step_ms = pd.DataFrame([(p, label, r["breakdown_ms"].get(p, float("nan"))) for p in parts
-                                for label, r in steps], columns=["part", "step", "ms"])
         html = self.env.get_template("speed.html.j2").render(
-            title="Speed", speed=sp, series=series, inference_plot=figures.speed_plot(series, "speed-inference"),
-            breakdown_plot=figures.bars(step_ms, "part", "ms", "step", "ms per step", "speed-breakdown"),
-            parts=parts, steps=steps, not_measured=speed.NOT_MEASURED,
-            targets_not_measured=speed.TARGETS_NOT_MEASURED, folder=str(sp.folder),
+            title="Speed", speed=sp, inference_plot=figures.speed_plot(pd.DataFrame(sp.inference), "speed-inference"),
+            breakdown_plot=figures.bars(sp.breakdown, "part", "ms", "step", "ms per step", "speed-breakdown"),
+            not_measured=speed.NOT_MEASURED, targets_not_measured=speed.TARGETS_NOT_MEASURED, folder=str(sp.folder),
             **self._common("speed.html", pages))
         self._write("speed.html", html)
 
@@ -450,9 +437,9 @@ def build_reports(store, out: str | Path = "reports", tables: list[str] | None =
     figures, "speed" and "sweeps"), then `index.html`
     summarising every table, the speed results and the sweeps; returns the written paths.
 
-    profiles: only these profiles (default: every profile with runs); bench_dir: folder of the benchmark files
-    (bench_results.json, hmr_bench_*.json, targets_*.json; default <repo>/.benchmarks); data_root: real-data
-    folder for the gallery; gallery: render the qualitative gallery (loads checkpoints; off for a quick build);
+    profiles: only these profiles (default: every profile with runs); bench_dir: folder of the speed records
+    (speed_<run>.jsonl, `bench.results`; default <repo>/.benchmarks); data_root: real-data folder for the gallery;
+    gallery: render the qualitative gallery (loads checkpoints; off for a quick build);
     sweep_storage: optuna storage of the sweeps, URL or SQLite path (default <cache>/sweeps.sqlite; a missing
     SQLite file holds no study and is not created; an existing one is read without writing to it). Unknown table
     names raise InputError listing the tables.

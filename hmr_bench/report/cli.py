@@ -20,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default: all)")
     p.add_argument("--profiles", default=None, help="comma-separated profiles (default: every profile with runs)")
     p.add_argument("--bench-dir", default=None,
-                   help="folder of the benchmark files (bench_results.json, hmr_bench_*.json, targets_*.json) for "
+                   help="folder of the speed records (speed_*.jsonl, one file per benchmark or targets run) for "
                    "Table 4's FPS and the speed page (default: <repo>/.benchmarks)")
     p.add_argument("--sweep-storage", default=None,
                    help="optuna storage of the sweeps: SQLAlchemy URL or SQLite path (default: <cache>/sweeps.sqlite, "

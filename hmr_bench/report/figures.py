@@ -6,7 +6,7 @@ its own name, so several figures can live in one HTML page.
     rois_plot(res, x, shared, ...)     accuracy against the table's x axis (lineplot with 95 % CI band)
     curve_plot(points, metrics, name)  validation curves (lineplot, hue = row, min–max band over seeds)
     bars(frame, x, y, hue, ...)        grouped bars (barplot, hue = row): Fig. 7, the speed page's step breakdown
-    fps_plot / speed_plot              inference speed against M (`report.bench` series)
+    fps_plot / speed_plot              inference speed against M (`report.speed`'s frames of the speed records)
     retrain_plot(per, ...)             a sweep's best weights vs the paper's defaults on test, per seed
 
 Nothing here reads the store.
@@ -174,14 +174,15 @@ def bars(frame: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, name: str,
     return to_svg(fig, name)
 
 
-def fps_plot(series, paper: dict[int, float], name: str) -> str | None:
-    """Inference FPS against M, one line per (backbone, device, batch) (`bench.FpsSeries`), the paper's as ◇."""
-    if not series:
+def fps_plot(fps, paper: dict[int, float], name: str) -> str | None:
+    """Inference FPS against M, one line per series (backbone · device · batch) of Table 4's records
+    (`speed.table4_fps`: num_rois, samples_per_s, series), the paper's as ◇."""
+    if fps is None or fps.empty:
         return None
-    data = pd.DataFrame([(s.label, m, v) for s in series for m, v in s.fps.items()], columns=["series", "M", "fps"])
+    series = list(dict.fromkeys(fps["series"]))
     fig, (ax,) = _figure(5.2, 2.8)
-    sns.lineplot(data, x="M", y="fps", hue="series", palette=list(SERIES[:len(series)]), marker="o",
-                 estimator=None, ax=ax)
+    sns.lineplot(fps.astype({"num_rois": int}), x="num_rois", y="samples_per_s", hue="series", hue_order=series,
+                 palette=list(SERIES[:len(series)]), marker="o", estimator=None, ax=ax)
     if paper:
         sns.scatterplot(x=list(paper), y=list(paper.values()), marker="D", s=45, facecolor="none",
                         edgecolor=PAPER_COLOUR, linewidth=1.2, label="paper", ax=ax)
@@ -199,10 +200,10 @@ DEVICE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 SPEED_COLUMNS = 3
 
 
-def _speed_line(s) -> tuple[str, object, str]:
-    """(key, matplotlib linestyle, legend text) of a `bench.Series`: end-to-end by mode, else by scope."""
-    key = f"end-to-end {s.mode}" if s.scope == "end-to-end" and s.mode in ("crops", "shared") else s.scope
-    style, text = SPEED_LINES.get(key, ((0, (3, 1, 1, 1, 1, 1)), f"{s.scope} scope"))
+def _speed_line(scope: str, mode: str) -> tuple[str, object, str]:
+    """(key, matplotlib linestyle, legend text) of an inference series: end-to-end by mode, else by scope."""
+    key = f"end-to-end {mode}" if scope == "end-to-end" and mode in ("crops", "shared") else scope
+    style, text = SPEED_LINES.get(key, ((0, (3, 1, 1, 1, 1, 1)), f"{scope} scope"))
     return key, style, text
 
 
@@ -213,21 +214,23 @@ def _nice_125(x: float, up: bool) -> float:
     return min(v for v in steps if v >= x * (1 - 1e-9)) if up else max(v for v in steps if v <= x * (1 + 1e-9))
 
 
-def speed_plot(series, name: str) -> str | None:
-    """Inference samples/s against M as small multiples: one panel per backbone (`speed.backbone_panels`: the
-    benchmark plan's order, only backbones with data), SPEED_COLUMNS panels a row, log y per panel; line style =
-    scope and mode (`SPEED_LINES`: end-to-end crops solid, shared dash-dot, backbone scope dashed, model scope
-    dotted; open markers for a shared mode outside end-to-end), colour = batch, marker = device (where several);
-    one legend for the figure. Each panel title's SVG id is "<name>-panel-<backbone>", each line's
-    "<name>-series-<backbone>-<scope>-<mode>-b<batch>-d<device index>". series: `bench.Series` list."""
-    from hmr_bench.report.speed import backbone_panels
-
-    series = [s for s in series if any(finite(v) and v > 0 for v in s.rate.values())]
-    if not series:
+def speed_plot(inference: pd.DataFrame, name: str) -> str | None:
+    """Inference samples/s against M as small multiples: one panel per backbone (in the order of the rows, the
+    speed page's: the benchmark plan's), SPEED_COLUMNS panels a row, log y per panel; one line per (scope, mode,
+    batch, device label): line style = scope and mode (`SPEED_LINES`: end-to-end crops solid, shared dash-dot,
+    backbone scope dashed, model scope dotted; open markers for a shared mode outside end-to-end), colour = batch,
+    marker = device label (where several); one legend for the figure. Each panel title's SVG id is
+    "<name>-panel-<backbone>", each line's "<name>-series-<backbone>-<scope>-<mode>-b<batch>-d<device index>".
+    inference: the speed page's inference rows (backbone, scope, mode, batch, label, num_rois, samples_per_s)."""
+    if inference.empty:
         return None
-    panels = backbone_panels(series)
-    batches = sorted({s.batch for s in series})
-    devices = list(dict.fromkeys(s.device for s in series))
+    data = inference[pd.to_numeric(inference["samples_per_s"]) > 0]
+    if data.empty:
+        return None
+    data = data.astype({"samples_per_s": float, "num_rois": int, "batch": int})
+    panels = list(dict.fromkeys(data["backbone"]))
+    batches = sorted(set(data["batch"]))
+    devices = list(dict.fromkeys(data["label"]))
     colour = {b: SERIES[i % len(SERIES)] for i, b in enumerate(batches)}
     marker = {d: DEVICE_MARKERS[i % len(DEVICE_MARKERS)] for i, d in enumerate(devices)}
     ncols = min(SPEED_COLUMNS, len(panels))
@@ -238,25 +241,25 @@ def speed_plot(series, name: str) -> str | None:
     flat = list(axes.flat)
     lines: dict[str, tuple] = {}
     open_markers = False
-    for ax, (backbone, group) in zip(flat, panels.items()):
-        values = []
-        for s in group:
-            key, style, text = _speed_line(s)
+    for ax, backbone in zip(flat, panels):
+        group = data[data["backbone"] == backbone]
+        for (scope, mode, batch, device), s in group.groupby(["scope", "mode", "batch", "label"], sort=False):
+            key, style, text = _speed_line(scope, mode)
             lines.setdefault(key, (style, text))
-            hollow = s.mode == "shared" and s.scope != "end-to-end"
+            hollow = mode == "shared" and scope != "end-to-end"
             open_markers |= hollow
-            pts = [(m, v) for m, v in s.rate.items() if finite(v) and v > 0]
-            values += [v for _, v in pts]
-            sns.lineplot(x=[m for m, _ in pts], y=[v for _, v in pts], ax=ax, estimator=None, legend=False,
-                         linestyle=style, marker=marker[s.device], color=colour[s.batch], ms=3.5, lw=1.3,
-                         mfc="white" if hollow else colour[s.batch], mec=colour[s.batch])
-            ax.lines[-1].set_gid(f"series-{s.backbone}-{s.scope}-{s.mode}-b{s.batch}-d{devices.index(s.device)}")
+            s = s.sort_values("num_rois")
+            sns.lineplot(x=s["num_rois"].tolist(), y=s["samples_per_s"].tolist(), ax=ax, estimator=None,
+                         legend=False, linestyle=style, marker=marker[device], color=colour[batch], ms=3.5, lw=1.3,
+                         mfc="white" if hollow else colour[batch], mec=colour[batch])
+            ax.lines[-1].set_gid(f"series-{backbone}-{scope}-{mode}-b{batch}-d{devices.index(device)}")
         ax.set_yscale("log")
-        ax.set_ylim(_nice_125(min(values), up=False), _nice_125(max(values), up=True))
+        low, high = _nice_125(group["samples_per_s"].min(), up=False), _nice_125(group["samples_per_s"].max(), up=True)
+        ax.set_ylim(low, high if high > low else _nice_125(1.01 * high, up=True))
         ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.set_xticks(sorted({m for s in group for m in s.rate}))
+        ax.set_xticks(sorted(set(group["num_rois"])))
         ax.set_axisbelow(True)
         ax.grid(True, which="major", alpha=0.3)
         ax.set_title(backbone, fontsize=9, fontweight="bold").set_gid(f"panel-{backbone}")
@@ -273,7 +276,7 @@ def speed_plot(series, name: str) -> str | None:
     handles += [Line2D([], [], color=colour[b], lw=2.5, label=f"batch {b}") for b in batches]
     if open_markers:
         handles.append(Line2D([], [], color="#444", marker="o", mfc="white", linestyle="none",
-                                               label="open: shared backbone"))
+                              label="open: shared backbone"))
     if len(devices) > 1:
         handles += [Line2D([], [], color="#444", marker=marker[d], linestyle="none", label=d)
                     for d in devices]

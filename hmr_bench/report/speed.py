@@ -1,320 +1,84 @@
-"""The report's speed page, read from the benchmark files of the bench folder (default ``<repo>/.benchmarks``):
-
-    bench_results.json       end-to-end inference records (Table 4's FPS; format: `report.bench`)
-    hmr_bench_<tag>.json     every benchmark of a `nox -s bench` run: {"provenance": {...}, "results": [row, ...]}
-                             (`bench.results.write_results`): inference per scope and mode, the training step
-                             and its breakdown, SynthHMR generation and sample assembly, params and MACs
-    targets_<tag>.json       the issue's target ratios (`python -m hmr_bench.bench.targets`): {"provenance",
-                             "targets": {backbone: {target: {"measured", "target", "met", ...}}}, "gpu", ...}
-
-Nothing is timed or recomputed here: samples/s is the benchmark's (batch / median round seconds), a ratio is the
-one the targets run stored. Every record keeps its provenance (device, precision, memory layout, torch, threads,
-date), from the record or else from its file's. A missing file leaves its sections "not measured"; a target
-entry without a finite measured value shows as "not measured" (its reason beside it).
+"""The report's speed page and Table 4's FPS column: pandas views of the speed records of the bench folder
+(`bench.results.speed_frame`: one row per measured figure with its case and provenance; the latest run's where
+runs repeat a figure). Nothing is timed or recomputed here: every figure is the one its benchmark recorded.
 
     speed = load_speed(".benchmarks")
-    speed.inference, speed.training, speed.data, speed.cost, speed.targets
+    speed.inference, .training, .data, .cost   one row per benchmark (`wide`): case, provenance, a column per
+                                               figure ("samples_per_s", "breakdown_ms.backward")
+    speed.targets                              per run: its provenance and its targets with their verdicts
+    table4_fps(speed.frame)                    Table 4's FPS: end-to-end inference with separate crops
+
+Files of the older formats (bench_results.json, hmr_bench_*.json, targets_*.json) are not read (the page lists
+them as ignored): run `nox -s bench` or `python -m hmr_bench.bench.targets` again.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from hmr_bench.errors import InputError
-from hmr_bench.report.bench import BENCH_FILE, INFERENCE_SCOPES, Series, inference_series, load_bench
+import pandas as pd
+
+from hmr_bench.bench.plan import BACKBONES
+from hmr_bench.bench.results import speed_frame
 
 NOT_MEASURED = "not measured — run `nox -s bench`"
-TARGETS_NOT_MEASURED = "not measured — run `python -m hmr_bench.bench.targets`"
+TARGETS_NOT_MEASURED = "not measured — run `nox -s bench` or `python -m hmr_bench.bench.targets`"
+OLD_FORMATS = ("bench_results.json", "hmr_bench_*.json", "targets_*.json")
+INFERENCE_SCOPES = ("backbone", "model", "end-to-end")
 TRAINING_SCOPES = ("train-step", "train-step+loader")
-RECORD_KEY = ("name", "backbone", "batch", "device", "scope")  # = bench.results.RECORD_KEY
-TARGET_TEXT = {  # what each target of `bench.targets` measures
-    "inference_overhead": "(fusion + head + body model) / end-to-end inference at M = 5",
-    "train_vs_backbone": "training-step rate / backbone-alone fwd+bwd rate, same batch",
-    "shared_scaling": "shared-backbone cost(M = 5) / cost(M = 1) (separate crops ≈ 5)",
-    "gpu_throughput": "ResNet-50, M = 5, end-to-end samples/s at batch 64",
-    "gpu_latency_ms": "ResNet-50, M = 5, end-to-end latency at batch 1 (ms)",
-}
 BREAKDOWN_AGGREGATES = ("forward", "total")  # sums of other parts of `training_step_breakdown`
+RANK = {"backbone": {b: i for i, b in enumerate(BACKBONES)}, "scope": {s: i for i, s in enumerate(INFERENCE_SCOPES)}}
 
 
-@dataclass
-class Speed:
-    """The rows of each section of the speed page (plain dicts, each with "prov"), the files they came from."""
-
-    folder: Path
-    inference: list[dict] = field(default_factory=list)
-    training: list[dict] = field(default_factory=list)
-    data: list[dict] = field(default_factory=list)
-    cost: list[dict] = field(default_factory=list)
-    targets: list[dict] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.inference or self.training or self.data or self.cost or self.targets)
-
-    def series(self) -> list[Series]:
-        """The inference rows as series against M (`report.bench.inference_series`), sorted by backbone, scope,
-        mode, batch, device."""
-        return inference_series(self.inference)
-
-    def target_counts(self) -> dict[str, int]:
-        """{"met", "not met", "reported"} over every target entry."""
-        out = {"met": 0, "not met": 0, "reported": 0}
-        for t in self.targets:
-            for e in t["entries"]:
-                if e["measured"] is not None:
-                    out[{True: "met", False: "not met", None: "reported"}.get(e["met"], "reported")] += 1
-        return out
+def _given(x):
+    """x, or None for a missing value (None, NaN, pd.NA)."""
+    return None if x is None or (not isinstance(x, str) and pd.isna(x)) else x
 
 
-# ------------------------------------------------------------------------------------------- reading
-
-def _read(path: Path, expected: str):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(path, found=f"unreadable JSON ({e})", expected=expected) from None
+def where(r) -> str:
+    """A record's device: "cpu (AMD EPYC 7B13)", "cuda (NVIDIA H100 80GB HBM3)", "cpu"."""
+    name = _given(r.get("device_name"))
+    return f"{_given(r.get('device')) or '?'}" + (f" ({name})" if name else "")
 
 
-def _num(x) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+def device_label(r) -> str:
+    """A record's device with its settings (a series of Table 4 and of the speed plot): "cpu (AMD EPYC 7B13,
+    2 threads) · fp32 · contiguous", "cuda (NVIDIA H100 80GB HBM3) · bf16 · channels_last · compiled"."""
+    name, threads = _given(r.get("device_name")), _given(r.get("threads"))
+    inner = [str(name)] if name else []
+    if _given(r.get("device")) == "cpu" and threads is not None:
+        inner.append(f"{threads} thread{'s' if threads != 1 else ''}")
+    head = f"{_given(r.get('device')) or '?'}" + (f" ({', '.join(inner)})" if inner else "")
+    settings = [_given(r.get("precision")), _given(r.get("memory_format")), "compiled" if _given(r.get("compile"))
+                else None]
+    return " · ".join([head, *[s for s in settings if s]])
 
 
-def provenance(rec: dict, meta: dict | None = None) -> dict:
-    """Where and how a record was measured: device ("cpu (AMD EPYC 7B13)"), precision, layout, torch, threads,
-    date — from the record, else from its file's provenance `meta` (None where neither says)."""
-    meta = meta or {}
-
-    def get(*keys):
-        for src in (rec, meta):
-            for k in keys:
-                if src.get(k) not in (None, ""):
-                    return src[k]
-        return None
-
-    dev = rec.get("device")
-    plain = isinstance(dev, str) and dev != "" and " " not in dev and "(" not in dev  # "cpu", "cuda:0": a type
-    kind = rec.get("device_type") or (dev if plain else None)
-    name = rec.get("device_name") or (meta.get("device_name") if kind and meta.get("device") in (None, kind)
-                                      else None)
-    if kind and name:
-        device = f"{kind} ({name})"
-    elif dev:
-        device = str(dev).split(" · ")[0]  # a series label: "cpu (AMD EPYC, 2 threads) · fp32 · ..."
-    elif meta.get("device") and meta.get("device_name"):
-        device = f"{meta['device']} ({meta['device_name']})"
-    else:
-        device = meta.get("device")
-    return {"device": device, "precision": get("precision"), "layout": get("memory_format"),
-            "torch": get("torch"), "threads": get("threads", "torch_threads"), "date": get("date")}
+def wide(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, benchmark) of long records: the case and provenance (each column's first value), one
+    column per figure ("figure.part" for a part), "where" and "label" (`device_label`)."""
+    if rows.empty:
+        return pd.DataFrame(columns=[*rows.columns, "where", "label"])
+    column = rows["figure"].where(rows["part"].isna(), rows["figure"] + "." + rows["part"].astype(str))
+    keys = ["run", "benchmark"]
+    values = rows.assign(column=column).groupby([*keys, "column"], sort=False)["value"].last().unstack("column")
+    info = rows.drop(columns=["figure", "part", "value", "unit", "op", "bound", "met"])
+    out = info.groupby(keys, sort=False).first().join(values).reset_index()
+    return out.assign(where=out.apply(where, axis=1), label=out.apply(device_label, axis=1))
 
 
-def _inference_row(rec: dict, meta: dict | None, source: str) -> dict | None:
-    batch = rec.get("batch")
-    median = _num((rec.get("stats_s") or {}).get("median"))
-    rate = _num(rec.get("samples_per_s"))
-    if rate is None and median and batch:
-        rate = batch / median  # what the benchmark would have stored
-    if rate is None or not rec.get("num_rois") or not batch:
-        return None
-    latency = _num(rec.get("latency_ms"))
-    if latency is None:
-        latency = 1e3 * median if median else 1e3 * batch / rate
-    return {"name": rec.get("name"), "backbone": rec.get("backbone", "?"), "num_rois": int(rec["num_rois"]),
-            "batch": int(batch), "scope": rec.get("scope", "end-to-end"), "mode": rec.get("mode", "crops"),
-            "device": rec.get("device") or (meta or {}).get("device_label") or "?", "samples_per_s": rate,
-            "latency_ms": latency, "source": source, "prov": provenance(rec, meta)}
+def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """`frame` sorted by `by`, backbones in the benchmark plan's order, scopes in `INFERENCE_SCOPES` order."""
+    return frame.sort_values(by, key=lambda c: c.map(RANK[c.name]).fillna(len(RANK[c.name])) if c.name in RANK else c,
+                             kind="stable")
 
 
-def _training_row(rec: dict, meta: dict | None, source: str) -> dict:
-    """A training-step row; samples/s = batch / step time, ratio = backbone fwd+bwd ms / step ms and the share
-    outside the backbone = 1 − ratio where the record does not store them (step time: step_ms, else the median
-    round). device: the record's series label (device, precision, layout), else its provenance's device."""
-    batch = rec.get("batch")
-    step = _num(rec.get("step_ms"))
-    if step is None:
-        median = _num((rec.get("stats_s") or {}).get("median"))
-        step = 1e3 * median if median else None
-    bb = _num(rec.get("backbone_fwd_bwd_ms"))
-    rate = _num(rec.get("samples_per_s"))
-    if rate is None and step and isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
-        rate = batch / (step / 1e3)
-    bb_rate = _num(rec.get("backbone_fwd_bwd_samples_per_s"))
-    if bb_rate is None and bb and isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
-        bb_rate = batch / (bb / 1e3)
-    ratio = _num(rec.get("step_vs_backbone"))
-    if ratio is None and step and bb:
-        ratio = bb / step
-    share = _num(rec.get("outside_backbone_share"))
-    if share is None and ratio is not None:
-        share = 1 - ratio
-    parts = {k: float(v) for k, v in (rec.get("breakdown_ms") or {}).items() if _num(v) is not None}
-    prov = provenance(rec, meta)
-    device = rec.get("device_label") or (meta or {}).get("device_label") or prov["device"] or "?"
-    return {"benchmark": rec.get("benchmark"), "scope": rec.get("scope"), "backbone": rec.get("backbone", "?"),
-            "num_rois": rec.get("num_rois"), "batch": batch, "mode": rec.get("mode", "crops"), "device": device,
-            "samples_per_s": rate, "step_ms": step, "backbone_ms": bb, "backbone_samples_per_s": bb_rate,
-            "ratio": ratio, "outside_share": share, "data_wait_share": _num(rec.get("data_wait_share")),
-            "workers": rec.get("workers"), "breakdown_ms": parts, "source": source, "prov": prov}
-
-
-def _data_what(rec: dict) -> str:
-    if rec.get("stage"):
-        return f"generation stage: {rec['stage']}"
-    if rec.get("workers") and rec.get("images"):
-        return (f"generate() end to end, {rec['workers']} workers, {rec['images']} images"
-                + (", with dataset card" if rec.get("card") else ""))
-    if rec.get("chunk"):
-        return f"generation, one process (chunks of {rec['chunk']} images)"
-    if rec.get("crop_wh"):
-        w, h = rec["crop_wh"]
-        return f"sample assembly, {rec.get('num_rois', '?')} RoIs, crop {w}×{h}"
-    return str(rec.get("benchmark") or "?")
-
-
-def _data_row(rec: dict, meta: dict | None, source: str) -> dict:
-    unit = "image" if "image_per_s" in rec or "cpu_ms_per_image" in rec else "sample"
-    return {"benchmark": rec.get("benchmark"), "what": _data_what(rec), "unit": unit,
-            "rate": _num(rec.get(f"{unit}_per_s")), "ms": _num(rec.get(f"ms_per_{unit}")),
-            "cpu_ms": _num(rec.get(f"cpu_ms_per_{unit}")), "steady": _num(rec.get("steady_image_per_s")),
-            "image_size": rec.get("image_size"), "source": source, "prov": _data_provenance(rec, meta)}
-
-
-def _data_provenance(rec: dict, meta: dict | None) -> dict:
-    """The data benchmarks run on the CPU in fp32 whatever the model benchmarks' device: their own fields, the
-    file's date."""
-    cpu = rec.get("cpu") or (meta or {}).get("device_name")
-    cores = f", {rec['cores']} cores" if rec.get("cores") else ""
-    return {"device": f"cpu ({cpu}{cores})" if cpu else "cpu", "precision": None, "layout": None,
-            "torch": rec.get("torch") or (meta or {}).get("torch"), "threads": rec.get("torch_threads"),
-            "date": rec.get("date") or (meta or {}).get("date")}
-
-
-def _cost_row(rec: dict, source: str) -> dict:
-    params = rec.get("params") if isinstance(rec.get("params"), dict) else {}
-    macs = rec.get("macs") if isinstance(rec.get("macs"), dict) else {}
-    crop = rec.get("crop_size")
-    return {"backbone": rec.get("backbone", "?"), "num_rois": rec.get("num_rois"), "mode": rec.get("mode", "crops"),
-            "crop": f"{crop[0]}×{crop[1]}" if isinstance(crop, list) and len(crop) == 2 else "",
-            "params": params, "macs": macs, "gmacs": _num(rec.get("gmacs_per_sample")), "source": source}
-
-
-def _key(rec: dict) -> tuple:
-    """A record's identity (`bench.results.record_key`; a record without a scope is end-to-end)."""
-    return tuple(json.dumps(rec.get(k, "end-to-end" if k == "scope" else None)) for k in RECORD_KEY)
-
-
-def _kind(rec: dict) -> str | None:
-    scope = rec.get("scope")
-    if scope in INFERENCE_SCOPES:
-        return "inference"
-    if scope in TRAINING_SCOPES:
-        return "training"
-    if scope == "cost":
-        return "cost"
-    if any(k in rec for k in ("image_per_s", "sample_per_s", "cpu_ms_per_image", "cpu_ms_per_sample")):
-        return "data"
-    return None
-
-
-def _targets(path: Path) -> dict:
-    data = _read(path, "a JSON object written by `python -m hmr_bench.bench.targets`")
-    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
-        raise InputError(path, "targets", found=type(data.get("targets") if isinstance(data, dict) else data).__name__,
-                         expected="an object {backbone: {target: entry}} (python -m hmr_bench.bench.targets)")
-    meta = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
-    bad = [bb for bb, per in data["targets"].items() if per is not None and not isinstance(per, dict)]
-    if bad or not isinstance(data.get("gpu") or {}, dict):
-        raise InputError(path, f"targets.{bad[0]}" if bad else "gpu", found=type(data["targets"][bad[0]] if bad
-                                                                                  else data["gpu"]).__name__,
-                         expected="an object {target: entry}")
-    entries = [(bb, name, e) for bb, per in data["targets"].items() for name, e in (per or {}).items()]
-    entries += [(e.get("backbone", "resnet50") if isinstance(e, dict) else "resnet50", name, e)
-                for name, e in (data.get("gpu") or {}).items()]
-    rows = []
-    for bb, name, e in entries:
-        what = TARGET_TEXT.get(name, name)
-        if not isinstance(e, dict) or _num(e.get("measured")) is None:  # shown as "not measured", with why
-            found = repr(e.get("measured") if isinstance(e, dict) else e)[:80]
-            rows.append({"backbone": str(bb), "name": str(name), "what": what, "measured": None, "target": None,
-                         "met": None, "batch": e.get("batch") if isinstance(e, dict) else None, "detail": {},
-                         "error": f"targets.{bb}.{name}.measured: {found}, expected a finite number"})
-            continue
-        skip = {"measured", "target", "met", "backbone"}
-        detail = {k: (v if not isinstance(v, dict) else {kk: vv for kk, vv in v.items() if _num(vv) is not None})
-                  for k, v in e.items() if k not in skip and (_num(v) is not None or isinstance(v, dict))}
-        met = e.get("met") if isinstance(e.get("met"), bool) else None
-        rows.append({"backbone": str(bb), "name": str(name), "what": what, "measured": float(e["measured"]),
-                     "target": e.get("target"), "met": met, "batch": e.get("batch"), "detail": detail,
-                     "error": None})
-    return {"file": path.name, "prov": provenance({}, meta), "settings": data.get("settings") or {},
-            "rounds": data.get("rounds"), "warmup": data.get("warmup"), "entries": rows,
-            "cpu_settings": data.get("cpu_settings")}
-
-
-def load_speed(folder: str | Path | None = None) -> Speed:
-    """Every benchmark file of `folder` (default `paths.bench_dir()`), sorted into the page's
-    sections; an empty `Speed` when there is none. A file that is not in its format raises InputError naming it."""
-    from hmr_bench.paths import bench_dir
-
-    folder = Path(folder if folder is not None else bench_dir())
-    speed = Speed(folder)
-    seen: set[tuple] = set()
-    for path in sorted(folder.glob("hmr_bench_*.json")):
-        data = _read(path, "a JSON object {'provenance': ..., 'results': [...]} (hmr_bench.bench.results)")
-        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-            raise InputError(path, "results", found=type(data).__name__ if not isinstance(data, dict) else
-                             type(data.get("results")).__name__, expected="a list of benchmark rows")
-        meta = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
-        speed.files.append(path.name)
-        for i, rec in enumerate(data["results"]):
-            if not isinstance(rec, dict):
-                raise InputError(path, f"results[{i}]", found=type(rec).__name__, expected="an object (a row)")
-            kind = _kind(rec)
-            if kind == "inference":
-                row = _inference_row(rec, meta, path.name)
-                if row is not None:
-                    speed.inference.append(row)
-                    seen.add(_key(rec))
-            elif kind == "training":
-                speed.training.append(_training_row(rec, meta, path.name))
-            elif kind == "data":
-                speed.data.append(_data_row(rec, meta, path.name))
-            elif kind == "cost":
-                speed.cost.append(_cost_row(rec, path.name))
-    records = load_bench(folder)
-    if records is not None:
-        speed.files.append(BENCH_FILE)
-        for rec in records:  # Table 4's records not already among a full file's rows
-            if _key(rec) in seen:
-                continue
-            row = _inference_row(rec, None, BENCH_FILE)
-            if row is not None:
-                speed.inference.append(row)
-    for path in sorted(folder.glob("targets_*.json")):
-        speed.targets.append(_targets(path))
-        speed.files.append(path.name)
-    speed.inference.sort(key=lambda r: (r["backbone"], INFERENCE_SCOPES.index(r["scope"])
-                                        if r["scope"] in INFERENCE_SCOPES else 9, r["mode"], r["batch"], r["device"],
-                                        r["num_rois"]))
-    return speed
-
-
-def backbone_panels(series: list[Series]) -> dict[str, list[Series]]:
-    """The inference series grouped by backbone, one group per backbone with data: in the benchmark plan's order
-    (`bench.plan.BACKBONES`), backbones the plan does not name after them in name order; within a group the
-    series keep their order."""
-    from hmr_bench.bench.plan import BACKBONES
-
-    groups: dict[str, list[Series]] = {}
-    for s in series:
-        groups.setdefault(s.backbone, []).append(s)
-    order = sorted(groups, key=lambda b: (BACKBONES.index(b), "") if b in BACKBONES else (len(BACKBONES), b))
-    return {b: groups[b] for b in order}
+def records(frame: pd.DataFrame, columns=()) -> list[dict]:
+    """The rows of `frame` as dicts for a template, None for a missing value, every one of `columns` present."""
+    frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *columns])))
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def fmt(x, pct: bool = False) -> str:
@@ -328,40 +92,104 @@ def fmt(x, pct: bool = False) -> str:
     return f"{x:.0f}" if ax >= 100 else f"{x:.1f}" if ax >= 10 else f"{x:.3g}"
 
 
-def breakdown_parts(rows: list[dict]) -> list[str]:
-    """The parts of the training steps' breakdowns (sums such as 'forward' and 'total' left out), in first-seen
-    order."""
-    parts: dict[str, None] = {}
-    for r in rows:
-        for k in r["breakdown_ms"]:
-            if k not in BREAKDOWN_AGGREGATES:
-                parts.setdefault(k)
-    return list(parts)
+def _details(rows: pd.DataFrame) -> str:
+    """A target's detail figures as text: "parts_ms backbone 12.3, fusion 1.2; end_to_end_ms 45.0"."""
+    out = []
+    for figure, g in rows.groupby("figure", sort=False):
+        parts = [f"{p} {fmt(v)}" if _given(p) is not None else fmt(v) for p, v in zip(g["part"], g["value"])]
+        out.append(f"{figure} {', '.join(parts)}")
+    return "; ".join(out)
 
 
-def step_label(r: dict) -> str:
-    """A training row's name: backbone, M, batch, mode, scope (with its workers), device label, e.g.
-    'cnn-small M5 b32 crops train-step · cpu (AMD EPYC 7B13, 2 threads) · fp32 · contiguous'."""
-    workers = f" ({r['workers']} workers)" if r.get("workers") is not None else ""
-    return (f"{r['backbone']} M{r['num_rois']} b{r['batch']} {r['mode']} {r['scope']}{workers}"
-            f" · {r.get('device') or '?'}")
+def _targets(frame: pd.DataFrame) -> list[dict]:
+    """Per run (in run order): its provenance (the first target's record) and one entry per target: its record,
+    "measured" (None unless finite) and "details" (`_details`)."""
+    t = frame[frame["scope"] == "target"]
+    main, rest = t[t["figure"] == t["target"]], t[t["figure"] != t["target"]]
+    out = []
+    for run, rows in main.groupby("run", sort=True):
+        entries = records(rows.assign(where=rows.apply(where, axis=1)), ["note"])
+        for e in entries:
+            e["measured"] = e["value"] if e["value"] is not None and math.isfinite(e["value"]) else None
+            e["details"] = _details(rest[(rest["run"] == run) & (rest["benchmark"] == e["benchmark"])])
+        out.append({"run": run, "prov": entries[0], "entries": entries})
+    return out
 
 
-def step_labels(rows: list[dict]) -> list[str]:
-    """`step_label` of each row, made distinct: a label that several rows share gets their file name (and then
-    their position) after it."""
-    from collections import Counter
+@dataclass
+class Speed:
+    """The speed page's sections from the records of `folder`: lists of dicts (see `load_speed`)."""
 
-    labels = [step_label(r) for r in rows]
-    shared = Counter(labels)
-    labels = [f"{lab} · {r.get('source') or '?'}" if shared[lab] > 1 else lab for lab, r in zip(labels, rows)]
-    shared, seen = Counter(labels), Counter()
-    for i, lab in enumerate(labels):
-        if shared[lab] > 1:
-            seen[lab] += 1
-            labels[i] = f"{lab} #{seen[lab]}"
-    return labels
+    folder: Path
+    frame: pd.DataFrame
+    inference: list[dict]
+    training: list[dict]
+    breakdown: pd.DataFrame  # step, part, ms
+    data: list[dict]
+    cost: list[dict]
+    targets: list[dict]
+    ignored: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+    @property
+    def runs(self) -> list[str]:
+        return sorted(set(self.frame["run"]))
+
+    @property
+    def parts(self) -> list[str]:
+        return list(dict.fromkeys(self.breakdown["part"]))
+
+    def target_counts(self) -> dict[str, int]:
+        """{"met", "not met", "reported"} over every target with a finite measured value."""
+        met = [e["met"] for t in self.targets for e in t["entries"] if e["measured"] is not None]
+        return {"met": met.count(True), "not met": met.count(False), "reported": sum(m is None for m in met)}
 
 
-__all__ = ["NOT_MEASURED", "TARGETS_NOT_MEASURED", "Series", "Speed", "breakdown_parts", "fmt", "load_speed",
-           "provenance", "step_label", "step_labels"]
+def load_speed(folder: str | Path | None = None) -> Speed:
+    """The speed page's sections from the speed records of `folder` (default `paths.bench_dir()`): inference
+    (sorted by backbone, scope, mode, batch, device, M), training steps (with "step", a distinct label), their
+    breakdown (long: step, part, ms; sums left out), data path, params/MACs, targets per run. A file that is not
+    in the format raises InputError naming it."""
+    from hmr_bench.paths import bench_dir
+
+    folder = Path(folder if folder is not None else bench_dir())
+    f = speed_frame(folder)
+    inference = _sorted(wide(f[f["scope"].isin(INFERENCE_SCOPES)]),
+                        ["backbone", "scope", "mode", "batch", "label", "num_rois"])
+    training = wide(f[f["scope"].isin(TRAINING_SCOPES)])
+    steps = training.apply(lambda r: f"{r['backbone']} M{r['num_rois']} b{r['batch']} {r['mode']} {r['scope']}"
+                           + (f" ({r['workers']} workers)" if _given(r.get("workers")) is not None else "")
+                           + f" · {r['label']}", axis=1) if len(training) else pd.Series(dtype=str)
+    dup = steps.duplicated(keep=False)
+    training["step"] = steps.where(~dup, steps + " · " + training["run"].astype(str))
+    bd = f[f["scope"].isin(TRAINING_SCOPES) & (f["figure"] == "breakdown_ms") & ~f["part"].isin(BREAKDOWN_AGGREGATES)]
+    step = dict(zip(zip(training["run"], training["benchmark"]), training["step"]))
+    breakdown = pd.DataFrame({"step": [step[k] for k in zip(bd["run"], bd["benchmark"])], "part": list(bd["part"]),
+                              "ms": list(bd["value"])})
+    ignored = sorted(p.name for pattern in OLD_FORMATS for p in folder.glob(pattern))
+    return Speed(folder, f, records(inference, ["samples_per_s", "latency_ms"]), records(training, [
+        "samples_per_s", "step_ms", "backbone_fwd_bwd_samples_per_s", "step_vs_backbone", "outside_backbone_share",
+        "data_wait_share", "workers", "breakdown_ms.total"]), breakdown,
+        records(wide(f[f["scope"] == "data"]), ["image_per_s", "sample_per_s", "ms_per_image", "ms_per_sample",
+                                               "cpu_ms_per_image", "cpu_ms_per_sample", "steady_image_per_s",
+                                               "image_size"]),
+        records(_sorted(wide(f[f["scope"] == "cost"]), ["backbone", "mode", "num_rois"]), [
+            *(f"params.{p}" for p in ("total", "backbone", "fusion", "head", "projection")), "gmacs_per_sample",
+            "backbone_mac_share"]), _targets(f), ignored)
+
+
+def table4_fps(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Table 4's FPS records of a speed frame: end-to-end inference with separate crops, samples/s per (series =
+    backbone · device label · batch, M), the latest run's where several give one; columns name, num_rois, backbone,
+    batch, samples_per_s, device, series. None without any."""
+    f = frame[(frame["scope"] == "end-to-end") & (frame["mode"] == "crops") & (frame["figure"] == "samples_per_s")]
+    if f.empty:
+        return None
+    f = f.assign(device=f.apply(device_label, axis=1), samples_per_s=f["value"])
+    f = f.assign(series=f["backbone"] + " · " + f["device"] + " · batch " + f["batch"].astype(str))
+    f = f.sort_values("run", kind="stable").drop_duplicates(["series", "num_rois"], keep="last")
+    return f.sort_values(["backbone", "device", "batch", "num_rois"])[
+        ["name", "num_rois", "backbone", "batch", "samples_per_s", "device", "series"]].reset_index(drop=True)

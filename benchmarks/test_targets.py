@@ -1,0 +1,41 @@
+"""The issue's speed targets (`hmr_bench.bench.targets`), one benchmark each, recorded with their verdict.
+
+Each measures its ratio within one call of `run_targets` (so the machine's load cancels as far as it can) at the
+CPU target's case, cnn-small (the cpu profile's model) at batch 32, with the scale's rounds (quick: 3 after 1
+warm-up; tiny: cnn-tiny at batch 2, one round); on CUDA ResNet-50 at batch 32, where `run_targets` adds the
+throughput at batch 64 and the latency at batch 1. The benchmark's own time is that of measuring; the figures
+are the target's value (with op, bound and met / not met) and its details, as speed records
+(`bench.targets.target_records`).
+
+    pytest benchmarks/test_targets.py --benchmark-only --benchmark-autosave        # ~10 s on 2 cores
+"""
+
+from __future__ import annotations
+
+import pytest
+
+TARGETS = ("inference_overhead", "train_vs_backbone", "shared_scaling")
+
+
+def target_case(opts) -> dict[str, int]:
+    """{backbone: batch} measured at `opts` (conftest.BenchOptions): the CPU target's cnn-small at batch 32, the
+    GPU's ResNet-50 at batch 32, cnn-tiny at batch 2 at the tiny scale."""
+    if opts.scale == "tiny":
+        return {"cnn-tiny": 2}
+    return {"resnet50": 32} if opts.device.startswith("cuda") else {"cnn-small": 32}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_target(benchmark, target, bench_opts, bench_threads):
+    from hmr_bench.bench.targets import run_targets, target_records
+
+    rounds, warmup = bench_opts.rounds
+    result = {}
+
+    def measure():
+        result.update(run_targets(bench_opts.device, target_case(bench_opts), bench_opts.settings, rounds, warmup,
+                                  only=(target,)))
+
+    benchmark.group = "speed targets"
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    benchmark.extra_info["records"] = target_records(result)
