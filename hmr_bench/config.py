@@ -22,16 +22,16 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from hmr_bench.errors import InputError
-
-# LossConfig stays beside the losses: it validates its fields against the variant names each loss module
-# declares (camera.CAM_VARIANTS, ...), so here it would make config import every loss module.
-from hmr_bench.losses.total import LossConfig, LossWeights
+from hmr_bench.errors import InputError, check_variant
+from hmr_bench.losses.total import LOSS_VARIANTS, LossWeights  # each loss variant's valid names, the term weights
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Code whose change can change a run's numbers (reports, store and CLI cannot). `experiment` counts as `train/` did
 # when the runner lived there: it makes each job's config and evaluates the trivial baseline.
 RESULT_CODE = ("geometry", "body", "data", "models", "losses", "train", "eval", "experiment", "config.py")
+
+
+CROP_ON = ("cpu", "device")  # DataConfig.crop_on
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,15 @@ class DataConfig:
     input: str = "rgb"  # rgb (RGB crops) | proxy (2D-keypoint heatmaps cut with the same affines, data.proxy)
     union_crop: tuple[int, int] | None = None  # (W, H) of the union image for the shared-backbone mode
     workers: int | None = None  # DataLoader processes (None: cores − 1); does not change results
+    # where each training sample's M RoI crops are cut: "cpu" (cv2 in the DataLoader workers) | "device" (the workers
+    # send the decoded image and its M affines; one batched grid_sample on the trainer's device, data.device_crops)
+    crop_on: str = "cpu"
+
+    def __post_init__(self):
+        if self.crop_on not in CROP_ON:
+            raise InputError("config", "data.crop_on", found=repr(self.crop_on),
+                             expected="one of " + ", ".join(map(repr, CROP_ON)),
+                             hint="'device' cuts the RoI crops on the trainer's device (data.device_crops)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,52 @@ class TrainConfig:
     backbone: str = "train"  # train | frozen (features cached once per split, train.features; no augmentation)
     tail_blocks: int = 0  # frozen backbone: its last n conv blocks still train, on cached inputs (cnn-* only)
     tail_lr_scale: float = 1.0  # the trained tail's learning rate as a fraction of train.lr
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Which variant of each loss, and the weights. Defaults = the official code (what produced the paper).
+
+    cam / cont: "official" | "paper" (§8 items 5, 6); keypoint_weighting: "official" | "spin" (§8 item 10);
+    reprojection_frame: "crop" | "full" (§8 item 9); vertex_norm: "l1" | "l2" (§8 item 12);
+    lambda_x/y/s: camera-loss weights, None = the cam variant's default (`camera.CAM_LOSS_DEFAULTS`);
+    openpose_weight / gt_weight: only with keypoint_weighting="spin" (None = SPIN's 0 / 1);
+    temperature: τ of the contrastive loss;
+    vertex_stride: the vertex loss over every n-th mesh vertex (1 = all, the official loss; `body.sparse`).
+    """
+
+    weights: LossWeights = field(default_factory=LossWeights)
+    cam: str = "official"
+    cont: str = "official"
+    keypoint_weighting: str = "official"
+    reprojection_frame: str = "crop"
+    vertex_norm: str = "l1"
+    lambda_x: float | None = None
+    lambda_y: float | None = None
+    lambda_s: float | None = None
+    openpose_weight: float | None = None
+    gt_weight: float | None = None
+    temperature: float = 0.5
+    vertex_stride: int = 1
+
+    def __post_init__(self):
+        for name, valid in LOSS_VARIANTS.items():
+            check_variant(getattr(self, name), valid, "LossConfig", name)
+        if not isinstance(self.weights, LossWeights):
+            raise InputError("LossConfig", "weights", found=type(self.weights).__name__, expected="LossWeights")
+        if self.keypoint_weighting == "official" and (self.openpose_weight, self.gt_weight) != (None, None):
+            raise InputError("LossConfig", "openpose_weight/gt_weight",
+                             found=f"{self.openpose_weight}/{self.gt_weight}",
+                             expected="None with keypoint_weighting='official' (the official trainer never "
+                                      "applies them)", hint="use keypoint_weighting='spin'")
+        if not self.temperature > 0:
+            raise InputError("LossConfig", "temperature", found=self.temperature, expected="τ > 0")
+        if not (isinstance(self.vertex_stride, int) and self.vertex_stride >= 1):
+            raise InputError("LossConfig", "vertex_stride", found=repr(self.vertex_stride), expected="an integer ≥ 1")
+
+    def replace(self, **changes) -> LossConfig:
+        """A copy with some fields changed (validated again), e.g. `cfg.replace(cam="paper")`."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)

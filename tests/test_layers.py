@@ -23,9 +23,9 @@ is where that matters:
 - data, models and losses are siblings: none imports another, except that `models.build` reads `data` for the
   inputs a model is built for (an input kind's channel count, `data.proxy`; the union image that spans the RoI set,
   `data.rois`); data never imports models;
-- `config` (the typed run tree) sits beside them: data and models may read it; config imports `losses` because
-  `LossConfig` lives in `losses/total.py` beside the loss variants whose names it validates (moving it into
-  config.py would make config import every loss module instead); losses never import config;
+- `config` (the typed run tree, `LossConfig` among its types) sits beside them: data and models may read it; config
+  imports `losses.total` for the names each loss variant accepts (`LOSS_VARIANTS`) and the term weights
+  (`LossWeights`), which `total_loss` applies; losses never import config;
 - `profiles` (named base configs) import config only.
 In the experiment layer the runner (`experiment`) uses the store and the table declarations (`tables.py`, whose
 claims are `eval.stats.Claim`s); neither imports the runner, and the store imports neither. A table's measured

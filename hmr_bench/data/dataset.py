@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from hmr_bench.data.augment import NO_AUGMENT, AugmentConfig, AugmentParams, sample_augment
+from hmr_bench.data.device_crops import DEVICE_KEYS
 from hmr_bench.data.images import ImagePack, open_pack, read_image, scale_affine
 from hmr_bench.data.rois import box_corners, box_from_keypoints
 from hmr_bench.data.samples import EXTRA_2D, EXTRA_3D, EXTRA_PLAIN, Annotation, SampleConfig, build_sample
@@ -74,23 +75,24 @@ class SpinDataset:
     folder); num_rois, crop_size (W_c, H_c), roi_variant ("fixed" | "random"), rotation ("official" |
     "exact"), union_crop (W_u, H_u) or None: see `samples.SampleConfig`; train: augment (spec §1.4) with
     `augment` (default `AugmentConfig()`); focal_default: "diag" (sqrt(W² + H²)) or a number, used where the
-    npz has no ``focal_length``; input: "rgb" crops or "proxy" keypoint heatmaps (`data.proxy`); body_model:
-    a `BodyModel` adds ``smpl_vertices`` to samples; box: "keypoints"
-    | "npz" (module docstring); name: the dataset name in samples (default: the npz stem); use_pack: read
-    the image pack when there is one.
+    npz has no ``focal_length``; input: "rgb" crops or "proxy" keypoint heatmaps (`data.proxy`); crop_on:
+    "cpu" (samples hold ``crops``) or "device" (they hold the decoded ``image`` and its affines instead, for
+    `device_crops.cut_crops`; see `samples`); body_model: a `BodyModel` adds ``smpl_vertices`` to samples; box:
+    "keypoints" | "npz" (module docstring); name: the dataset name in samples (default: the npz stem); use_pack:
+    read the image pack when there is one.
     """
 
     def __init__(self, npz_path: str | os.PathLike, img_root: str | os.PathLike | None = None, num_rois: int = 5,
                  crop_size: tuple[int, int] = (192, 256), train: bool = False, augment: AugmentConfig | None = None,
                  roi_variant: str = "fixed", rotation: str = "official", focal_default: str | float = "diag",
                  union_crop: tuple[int, int] | None = None, body_model=None, box: str = "keypoints",
-                 name: str | None = None, use_pack: bool = True, input: str = "rgb"):
+                 name: str | None = None, use_pack: bool = True, input: str = "rgb", crop_on: str = "cpu"):
         self.npz_path = Path(npz_path)
         self.source = str(self.npz_path)
         self.img_root = Path(img_root) if img_root is not None else self.npz_path.parent
         self.cfg = SampleConfig(num_rois=num_rois, crop_size=tuple(crop_size), roi_variant=roi_variant,
                                 rotation=rotation, union_crop=None if union_crop is None else tuple(union_crop),
-                                input=input)
+                                input=input, crop_on=crop_on)
         self.train = bool(train)
         self.augment = augment or AugmentConfig()
         if not (focal_default == "diag" or (isinstance(focal_default, (int, float)) and focal_default > 0)):
@@ -265,12 +267,14 @@ class SpinDataset:
     @property
     def sample_keys(self) -> frozenset[str]:
         """The keys every sample of this dataset has."""
-        keys = {"crops", "bbox_info", "center", "b", "crop_trans", "full_trans", "keypoints_crop",
+        keys = {"bbox_info", "center", "b", "crop_trans", "full_trans", "keypoints_crop",
                 "keypoints_full", "pose", "betas", "joints3d", "has_smpl", "has_3d", "focal", "img_w", "img_h",
                 "flip", "rot", "sc", "index", "imgname", "dataset"}
+        keys |= set(DEVICE_KEYS) if self.cfg.crop_on == "device" else {"crops"}
         keys |= {k for k in (*EXTRA_3D, *EXTRA_2D, "cam_t", *EXTRA_PLAIN) if k in self.arrays}
         if self.cfg.union_crop is not None:
-            keys |= {"union", "roi_boxes_union"}
+            keys |= {"union_trans", "union_size"} if self.cfg.crop_on == "device" else {"union"}
+            keys.add("roi_boxes_union")
         if self.body_model is not None:
             keys.add("smpl_vertices")
         return frozenset(keys)

@@ -23,6 +23,20 @@ continuous convention of `images`, after flip and scale augmentation; float arra
     index           int      row in the split's npz
     imgname, dataset         str     image path relative to the image root; dataset name
 
+With ``crop_on="device"`` (`data.device_crops`) the sample has no ``crops``; the workers send what they would have
+been cut from, and `device_crops.cut_crops` turns a batch of these into the same ``crops`` on the trainer's device
+(every other key, labels included, is the same as with ``crop_on="cpu"``):
+
+    image           uint8 (H, W, 3)  the decoded image as read (RGB, not flipped; the loader's collate pads a
+                                     batch's images with zeros to their largest H and W, `loader.collate_samples`)
+    image_trans     float64 (M, 2, 3)  decoded-image → crop affine of each RoI (continuous pixels): full_trans
+                                       after the flip and the decoded-to-annotation rescale, the matrix
+                                       ``warp_crops`` hands cv2 on the CPU path
+    pn              float32 (3,)     the colour noise factors (1, 1, 1 without augmentation)
+    crop_size       (W_c, H_c)       a tuple of ints, the crops' size (collated as one tuple)
+    union_trans     float64 (1, 2, 3)  with union_crop: decoded-image → union affine (then no ``union``)
+    union_size      (W_u, H_u)       with union_crop: a tuple of ints
+
 Present only when the npz has the field (flipped/rotated like the 3D joints, in the camera frame):
 
     cam_t (3,), joints_smpl24 (24, 3), joints_h36m17 (17, 3), joints_coco17 (17, 3),
@@ -58,6 +72,7 @@ import numpy as np
 import torch
 
 from hmr_bench.body.joint_sets import COCO17_FLIP, H36M17_FLIP, J24_FLIP, SMPL24_FLIP
+from hmr_bench.config import CROP_ON
 from hmr_bench.data import augment as aug
 from hmr_bench.data.images import flip_affine, warp_crops
 from hmr_bench.data.proxy import INPUTS, keypoint_heatmaps, roi_sigmas
@@ -82,10 +97,17 @@ class SampleConfig:
     rotation: str = "official"
     union_crop: tuple[int, int] | None = None
     input: str = "rgb"  # rgb | proxy (keypoint heatmaps, `data.proxy`)
+    crop_on: str = "cpu"  # cpu (cv2 here) | device (the image and its affines; `data.device_crops` cuts the crops)
 
     def __post_init__(self):
         if self.input not in INPUTS:
             raise InputError("SampleConfig", "input", found=repr(self.input), expected=" | ".join(INPUTS))
+        if self.crop_on not in CROP_ON:
+            raise InputError("SampleConfig", "crop_on", found=repr(self.crop_on), expected=" | ".join(CROP_ON))
+        if self.crop_on == "device" and self.input != "rgb":
+            raise InputError("SampleConfig", "crop_on", found=f"'device' with input={self.input!r}",
+                             expected="input='rgb': proxy heatmaps are drawn from keypoints, not cut from the image; "
+                                      "use crop_on='cpu'")
         if self.input == "proxy" and self.union_crop is not None:
             raise InputError("SampleConfig", "union_crop", found=repr(self.union_crop),
                              expected="None with input='proxy' (the shared-backbone mode takes RGB union images)")
@@ -201,13 +223,17 @@ def build_sample(image: np.ndarray, image_to_full: np.ndarray, ann: Annotation, 
                                                                                               to_full)
     kp_crop = np.concatenate([apply_affine(geo["full_trans"], a.keypoints[None, :, :2]),
                               np.broadcast_to(a.keypoints[None, :, 2:], (cfg.num_rois, 49, 1))], -1)
-    if cfg.input == "proxy":
-        crops = keypoint_heatmaps(kp_crop, cfg.crop_size, roi_sigmas(geo["b"], cfg.crop_size[1]))
+    if cfg.crop_on == "device":  # cut on the trainer's device from these (data.device_crops)
+        pixels = {"image": np.ascontiguousarray(image, dtype=np.uint8),
+                  "image_trans": np.ascontiguousarray(image_trans, dtype=np.float64), "pn": _f32(params.pn),
+                  "crop_size": (int(cfg.crop_size[0]), int(cfg.crop_size[1]))}
+    elif cfg.input == "proxy":
+        pixels = {"crops": keypoint_heatmaps(kp_crop, cfg.crop_size, roi_sigmas(geo["b"], cfg.crop_size[1]))}
     else:
-        crops = warp_crops(image, image_trans, cfg.crop_size, pn)
+        pixels = {"crops": warp_crops(image, image_trans, cfg.crop_size, pn)}
     info = bbox_info(torch.from_numpy(geo["center"]), torch.from_numpy(geo["b"]), a.img_w, a.img_h, a.focal)
     sample = {
-        "crops": crops,
+        **pixels,
         "bbox_info": _f32(info.numpy()),
         "center": _f32(geo["center"]),
         "b": _f32(geo["b"]),
@@ -231,7 +257,12 @@ def build_sample(image: np.ndarray, image_to_full: np.ndarray, ann: Annotation, 
         sample[k] = v if isinstance(v, (str, float)) else _f32(v)
     if cfg.union_crop is not None:
         union_trans, boxes = union_geometry(geo, cfg)
-        sample["union"] = warp_crops(image, compose_affine(union_trans, to_full)[None], cfg.union_crop, pn)[0]
+        union_trans = compose_affine(union_trans, to_full)[None]
+        if cfg.crop_on == "device":
+            sample["union_trans"] = np.ascontiguousarray(union_trans, dtype=np.float64)
+            sample["union_size"] = (int(cfg.union_crop[0]), int(cfg.union_crop[1]))
+        else:
+            sample["union"] = warp_crops(image, union_trans, cfg.union_crop, pn)[0]
         sample["roi_boxes_union"] = _f32(boxes)
     if body_model is not None:
         sample["smpl_vertices"] = smpl_vertices(body_model, a.pose, a.betas, a.has_smpl)

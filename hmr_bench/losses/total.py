@@ -8,10 +8,9 @@ vertex, pose, beta, cam, cont. The global ×60 (`scale`) is in the official code
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from hmr_bench.errors import InputError, NonFiniteLossError, check_variant
+from hmr_bench.errors import InputError, NonFiniteLossError
 from hmr_bench.losses.camera import CAM_VARIANTS
 from hmr_bench.losses.contrastive import CONT_VARIANTS
 from hmr_bench.losses.keypoints import KEYPOINT_WEIGHTINGS, REPROJECTION_FRAMES
@@ -19,7 +18,7 @@ from hmr_bench.losses.mesh import VERTEX_NORMS
 
 TERMS = ("keypoint", "keypoint3d", "vertex", "pose", "beta", "cam", "cont")
 
-# LossConfig field → its valid choices; the first one is the official default
+# `config.LossConfig` field → its valid choices; the first one is the official default
 LOSS_VARIANTS: dict[str, tuple[str, ...]] = {
     "cam": CAM_VARIANTS,
     "cont": CONT_VARIANTS,
@@ -48,52 +47,6 @@ class LossWeights:
     cam: float = 1.0
     cont: float = 0.1
     scale: float = 60.0
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """Which variant of each loss, and the weights. Defaults = the official code (what produced the paper).
-
-    cam / cont: "official" | "paper" (§8 items 5, 6); keypoint_weighting: "official" | "spin" (§8 item 10);
-    reprojection_frame: "crop" | "full" (§8 item 9); vertex_norm: "l1" | "l2" (§8 item 12);
-    lambda_x/y/s: camera-loss weights, None = the cam variant's default (`camera.CAM_LOSS_DEFAULTS`);
-    openpose_weight / gt_weight: only with keypoint_weighting="spin" (None = SPIN's 0 / 1);
-    temperature: τ of the contrastive loss;
-    vertex_stride: the vertex loss over every n-th mesh vertex (1 = all, the official loss; `body.sparse`).
-    """
-
-    weights: LossWeights = field(default_factory=LossWeights)
-    cam: str = "official"
-    cont: str = "official"
-    keypoint_weighting: str = "official"
-    reprojection_frame: str = "crop"
-    vertex_norm: str = "l1"
-    lambda_x: float | None = None
-    lambda_y: float | None = None
-    lambda_s: float | None = None
-    openpose_weight: float | None = None
-    gt_weight: float | None = None
-    temperature: float = 0.5
-    vertex_stride: int = 1
-
-    def __post_init__(self):
-        for name, valid in LOSS_VARIANTS.items():
-            check_variant(getattr(self, name), valid, "LossConfig", name)
-        if not isinstance(self.weights, LossWeights):
-            raise InputError("LossConfig", "weights", found=type(self.weights).__name__, expected="LossWeights")
-        if self.keypoint_weighting == "official" and (self.openpose_weight, self.gt_weight) != (None, None):
-            raise InputError("LossConfig", "openpose_weight/gt_weight",
-                             found=f"{self.openpose_weight}/{self.gt_weight}",
-                             expected="None with keypoint_weighting='official' (the official trainer never "
-                                      "applies them)", hint="use keypoint_weighting='spin'")
-        if not self.temperature > 0:
-            raise InputError("LossConfig", "temperature", found=self.temperature, expected="τ > 0")
-        if not (isinstance(self.vertex_stride, int) and self.vertex_stride >= 1):
-            raise InputError("LossConfig", "vertex_stride", found=repr(self.vertex_stride), expected="an integer ≥ 1")
-
-    def replace(self, **changes) -> LossConfig:
-        """A copy with some fields changed (validated again), e.g. `cfg.replace(cam="paper")`."""
-        return dataclasses.replace(self, **changes)
 
 
 def total_loss(terms: dict, weights: LossWeights | None = None):

@@ -2,7 +2,9 @@
 
 Assembled here, above `data` and `eval`, because a run's test sets are named by evaluation protocol (each protocol
 reads its dataset, with the ground truth its `data.eval_gt` convention scores against, checked before training).
-The union-image size of the shared-backbone mode is the model's input (`models.build.union_crop`)."""
+The union-image size of the shared-backbone mode is the model's input (`models.build.union_crop`). With
+`data.crop_on = "device"` every split's samples carry the decoded image instead of crops, and
+`data.device_crops.cut_crops` cuts them where the batch reaches the device (`train.step`)."""
 
 from __future__ import annotations
 
@@ -44,8 +46,12 @@ def build_data(cfg: RunConfig, data_root: str | Path | None = None, progress=Non
 
     d = cfg.data
     check_variant(d.eval_gt, EVAL_GT, "config", "data.eval_gt")  # now, not at the first evaluation
+    if d.crop_on == "device" and cfg.train.backbone == "frozen":
+        raise InputError("config", "data.crop_on", found="'device' with train.backbone='frozen'",
+                         expected="crop_on='cpu': a frozen backbone's features are computed once per split from "
+                                  "CPU crops (train.features), so there are no per-step crops to move to the device")
     common = dict(num_rois=d.num_rois, crop_size=tuple(d.crop_size), roi_variant=d.roi_variant, rotation=d.rotation,
-                  union_crop=union_crop(cfg), input=d.input)
+                  union_crop=union_crop(cfg), input=d.input, crop_on=d.crop_on)
     if d.source == "synth":
         from hmr_bench.data.synth.generate import generate
 

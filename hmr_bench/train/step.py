@@ -14,6 +14,7 @@ from hmr_bench.body.lbs import rotmats_from_axis_angle
 from hmr_bench.body.source import gt_bodies
 from hmr_bench.body.sparse import SparseBody
 from hmr_bench.config import RunConfig
+from hmr_bench.data.device_crops import cut_crops
 from hmr_bench.data.images import normalize_crops
 from hmr_bench.errors import NonFiniteLossError
 from hmr_bench.eval.gt_choice import with_gt_convention
@@ -33,7 +34,10 @@ from hmr_bench.train.features import decode_features
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    """The batch on `device` (non-blocking copies from the loader's pinned memory); with `data.crop_on = "device"`
+    its M RoI crops are cut there from the decoded images (`data.device_crops.cut_crops`; a "cpu" batch passes
+    through unchanged)."""
+    return cut_crops({k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()})
 
 
 def run_model(model, batch: dict, cfg: RunConfig, roi: int | None = None):

@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 import torch
 
+from hmr_bench.config import LossConfig
 from hmr_bench.errors import HmrBenchError, InputError
 from hmr_bench.losses.total import (
     LOSS_VARIANTS,
-    LossConfig,
     LossWeights,
     NonFiniteLossError,
     check_finite,
