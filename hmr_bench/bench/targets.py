@@ -9,7 +9,10 @@
 
 Each backbone is benchmarked with the compute settings of the profile it serves (`bench.inputs.profile_compute`:
 cnn-small the cpu profile's crop 48×64, fc1 1024 and vertex-loss stride 8; ResNet-50 the paper's). Inference
-decodes RoI 0 only, as evaluation does (`MultiRoIModel.decode(..., roi=0)`).
+decodes RoI 0 only, as evaluation does (`MultiRoIModel.decode(..., roi=0)`). On the CPU everything runs on one thread
+unless `--threads`: the cpu profile's tables train one run per core, each pinned to its core (`--jobs auto`), so
+that is the step rate the main job gets (at 2 threads the small head and body model gain little from the second
+core while the backbone nearly doubles: train_vs_backbone measured 0.65 against 0.77 on one thread).
 
 With ``--cpu-checks`` also the backbone forward with channels_last and with (emulated) bf16 against fp32 —
 the evidence behind the CPU defaults. Results print as a table and go to the bench folder as speed records with
@@ -264,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amp", choices=("off", "bf16", "fp16"), help="default: bf16 on CUDA, off on CPU")
     p.add_argument("--channels-last", choices=("on", "off"), help="default: on for CUDA, off on CPU")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: every available core)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: 1 on the CPU, as the cpu "
+                   "profile trains: one worker per core, each on its core; every available core on CUDA)")
     p.add_argument("--cpu-checks", action="store_true", help="also channels_last and bf16 vs fp32 on CPU")
     p.add_argument("--only", help="comma-separated: inference_overhead, train_vs_backbone, shared_scaling")
     p.add_argument("--bench-dir", type=Path, help="folder of the speed records (default <repo>/.benchmarks)")
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     cuda = torch.device(a.device).type == "cuda"
     settings = {"amp": a.amp or ("bf16" if cuda else "off"),
                 "channels_last": (a.channels_last or ("on" if cuda else "off")) == "on", "compile": a.compile}
-    set_threads(a.threads)
+    set_threads(a.threads if a.threads is not None or cuda else 1)
     result = run_targets(a.device, _backbones(a.backbone, a.batch, cuda), settings, a.rounds, a.warmup,
                          a.cpu_checks, tuple(a.only.split(",")) if a.only else None)
     recs = target_records(result)
