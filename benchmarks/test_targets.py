@@ -9,7 +9,12 @@ CUDA ResNet-50 at batch 32, where `run_targets` adds the throughput at batch 64 
 benchmark's own time is that of measuring; the figures are the target's value (with op, bound and met / not met)
 and its details, as speed records (`bench.targets.target_records`).
 
-    pytest benchmarks/test_targets.py --benchmark-only --benchmark-autosave        # ~1 min on 2 cores
+loader_vs_synthetic (`bench.loader`) trains the same case fed by the real DataLoader over a small SynthHMR split
+of the backbone's profile (rendered into the cache the first time: 352 images of 256² for cnn-small, 22 of 128²
+at the tiny scale) with the target's defaults: crops cut on the CPU by 1 loader worker, on CUDA on the device by
+min(8, cores) workers (`bench.targets.loader_defaults`).
+
+    pytest benchmarks/test_targets.py --benchmark-only --benchmark-autosave        # ~1.5 min on 2 cores
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import contextlib
 
 import pytest
 
-TARGETS = ("inference_overhead", "train_vs_backbone", "shared_scaling")
+TARGETS = ("inference_overhead", "train_vs_backbone", "shared_scaling", "loader_vs_synthetic")
 
 
 def target_case(opts) -> dict[str, int]:

@@ -179,6 +179,81 @@ def test_targets_cli_writes_speed_records(tmp_path, monkeypatch, body):
         targets.run_targets("cpu", {"cnn-tiny": 2}, rounds=1, warmup=0, only=("speed",))
 
 
+@pytest.fixture(scope="module")
+def loader_synth(tmp_path_factory):
+    """Where the loader target renders its tiny split (cnn-tiny at batch 2: 22 images of 128²), once per module."""
+    return tmp_path_factory.mktemp("loader_synth")
+
+
+def _loader_target(body, synth_root, monkeypatch, crop_on="cpu") -> dict:
+    """The loader target's records for cnn-tiny at batch 2, one round, no loader workers: {figure[/part]: record}."""
+    monkeypatch.setattr(targets, "bench_config",
+                        lambda *a, overrides=None, **k: bench_config(*a, overrides={**SMALL, **(overrides or {})}, **k))
+    result = targets.run_targets("cpu", {"cnn-tiny": 2}, rounds=1, warmup=0, only=("loader_vs_synthetic",),
+                                 crop_on=crop_on, workers=0, synth_root=synth_root)
+    recs = targets.target_records(result)
+    return {r["figure"] + (f"/{r['part']}" if r["part"] else ""): r for r in recs}
+
+
+def test_loader_target_records_its_parts(body, loader_synth, monkeypatch):
+    got = _loader_target(body, loader_synth, monkeypatch, crop_on="device")
+    assert set(got) == {"loader_vs_synthetic", "data_wait_ms", "synthetic_step_ms", "loader_step_ms",
+                        "synthetic_before_after_ms/before", "synthetic_before_after_ms/after"}
+    r = got["loader_vs_synthetic"]
+    assert (r["crop_on"], r["workers"], r["images"], r["backbone"], r["batch"]) == ("device", 0, 22, "cnn-tiny", 2)
+    assert (r["op"], r["bound"], r["unit"]) == ("≥", 0.9, "ratio") and "crop_on device" in r["note"]
+    assert r["benchmark"] == "target loader_vs_synthetic cnn-tiny b2 device-crops w0"
+    before, after = got["synthetic_before_after_ms/before"]["value"], got["synthetic_before_after_ms/after"]["value"]
+    assert got["synthetic_step_ms"]["value"] == pytest.approx((before + after) / 2)  # the mean of both sides
+    ratio = got["synthetic_step_ms"]["value"] / got["loader_step_ms"]["value"]  # by hand, from the parts
+    assert r["value"] == pytest.approx(ratio, rel=1e-12)
+    assert r["met"] == (ratio >= 0.9)
+    assert 0 < got["data_wait_ms"]["value"] < got["loader_step_ms"]["value"]  # the wait is part of the wall time
+    assert {x["unit"] for k, x in got.items() if k != "loader_vs_synthetic"} == {"ms"}
+
+
+def test_a_slow_loader_misses_the_loader_target(body, loader_synth, monkeypatch):
+    """Each sample made 30 ms slower (in this process: no workers): every step waits ≥ 2 × 30 ms for its batch, so
+    the loader step is at least that much longer than the step itself and cnn-tiny's ~10-50 ms step misses 0.9."""
+    import time
+
+    from hmr_bench.data.dataset import SpinDataset
+
+    getitem = SpinDataset.__getitem__
+
+    def slow(self, key):
+        time.sleep(0.03)
+        return getitem(self, key)
+
+    monkeypatch.setattr(SpinDataset, "__getitem__", slow)
+    got = _loader_target(body, loader_synth, monkeypatch)
+    wait, loader = got["data_wait_ms"]["value"], got["loader_step_ms"]["value"]
+    assert wait >= 60 and loader >= wait
+    synthetic = got["synthetic_step_ms"]["value"]
+    assert got["loader_vs_synthetic"]["value"] == pytest.approx(synthetic / loader, rel=1e-12)
+    assert synthetic < 0.9 * 60 / 0.1  # so that synthetic / (synthetic + 60) < 0.9 ...
+    assert got["loader_vs_synthetic"]["value"] < 0.9 and got["loader_vs_synthetic"]["met"] is False  # ... not met
+
+
+def test_loader_defaults_and_split():
+    from hmr_bench.bench.loader import loader_synth_config
+
+    assert targets.loader_defaults("cpu") == ("cpu", 1)
+    assert targets.loader_defaults("cuda")[0] == "device" and 1 <= targets.loader_defaults("cuda")[1] <= 8
+    assert targets.loader_defaults("cuda", "cpu", 3) == ("cpu", 3)
+    with pytest.raises(InputError, match="crop_on"):
+        targets.loader_defaults("cpu", "gpu")
+    with pytest.raises(InputError, match="workers"):
+        targets.loader_defaults("cpu", workers=-1)
+    # the synth preset of the backbone's profile (smoke 128², cpu 256², paper 512²), batch · 11 training images
+    for backbone, batch, side in (("cnn-tiny", 2, 128), ("cnn-small", 32, 256), ("resnet50", 64, 512)):
+        c = loader_synth_config(backbone, batch)
+        assert (c.n_train, c.n_val, c.n_test, c.image_size) == (11 * batch, 0, 0, (side, side))
+    assert loader_synth_config("cnn-small", 32).heading_deg == (-90.0, 90.0)  # the cpu preset's
+    assert targets.target_of("loader_vs_synthetic", "cpu") == targets.target_of("loader_vs_synthetic", "cuda") \
+        == ("≥", 0.9)
+
+
 def test_time_fn_runs_a_real_callable():
     t = time_fn(lambda: torch.ones(8) @ torch.ones(8), rounds=2, warmup=1)
     assert len(t.times) == 2 and t.min_s >= 0

@@ -7,6 +7,7 @@
     training    the training step (as the trainer does it), the backbone-alone fwd+bwd, the step's breakdown
     results     the speed-record format (one long row per figure, with provenance): written one file per run,
                 read back as one pandas frame (`speed_frame`) by the report
+    loader      the real DataLoader's training rate against the synthetic-batch step rate (crop_on cpu / device)
     targets     ``python -m hmr_bench.bench.targets``: the issue's target ratios measured in one run
 
 The pytest-benchmark files under ``benchmarks/`` call these; ``nox -s bench`` runs them.

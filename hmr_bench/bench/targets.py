@@ -4,6 +4,7 @@
     inference_overhead   (fusion + head + body model) / end-to-end inference at M = 5      ≤ 0.05   ≤ 0.15
     train_vs_backbone    training-step rate / backbone-alone fwd+bwd rate, same batch       ≥ 0.85   ≥ 0.75
     shared_scaling       shared-backbone cost(M = 5) / cost(M = 1) (vs separate crops ≈ 5)  ≤ 1.5    ≤ 1.5
+    loader_vs_synthetic  training-step rate fed by the real DataLoader / on a synthetic batch ≥ 0.9    ≥ 0.9
     gpu_throughput       ResNet-50 M = 5 end-to-end samples/s at batch 64 (CUDA only)       ≥ 800
     gpu_latency_ms       ResNet-50 M = 5 end-to-end latency at batch 1 (CUDA only)          reported
 
@@ -14,6 +15,13 @@ unless `--threads`: the cpu profile's tables train one run per core, each pinned
 that is the step rate the main job gets (at 2 threads the small head and body model gain little from the second
 core while the backbone nearly doubles: train_vs_backbone measured 0.65 against 0.77 on one thread).
 
+loader_vs_synthetic (`bench.loader`) is measured only when named (``--only loader_vs_synthetic``): it renders a
+small SynthHMR train split into the cache the first time (the preset of the backbone's profile, batch · 11 images)
+and starts DataLoader workers. Its options: ``--crop-on`` cpu | device (default cpu on the CPU, device on CUDA:
+crops cut on the GPU from the decoded image, `data.device_crops`) and ``--workers`` (default 1 on the CPU, beside
+the one-thread trainer on a 2-core machine; min(8, cores) on CUDA); its CPU case is cnn-small at batch 32 (~35 s
+on 2 cores once the split exists).
+
 With ``--cpu-checks`` also the backbone forward with channels_last and with (emulated) bf16 against fp32 —
 the evidence behind the CPU defaults. Results print as a table and go to the bench folder as speed records with
 provenance, one file per run (`bench.results`: ``speed_<run>.jsonl``), where the report's speed page reads them;
@@ -22,6 +30,8 @@ provenance, one file per run (`bench.results`: ``speed_<run>.jsonl``), where the
     python -m hmr_bench.bench.targets                          # CPU: resnet50 (batch 4) and cnn-small (batch 32)
     python -m hmr_bench.bench.targets --device cuda            # bf16 + channels_last by default on CUDA
     python -m hmr_bench.bench.targets --backbone resnet50 --batch 8 --rounds 5 --bench-dir out/
+    python -m hmr_bench.bench.targets --only loader_vs_synthetic --rounds 10     # CPU: cnn-small, crop_on cpu
+    python -m hmr_bench.bench.targets --device cuda --batch 64 --only loader_vs_synthetic --crop-on device
 """
 
 from __future__ import annotations
@@ -30,15 +40,19 @@ import argparse
 import contextlib
 import logging
 import math
+import os
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from hmr_bench.bench.inference import inference_parts, overhead_share, time_inference
 from hmr_bench.bench.inputs import bench_config, bench_model, synthetic_batch
+from hmr_bench.bench.loader import loader_dataset, loader_rate, loader_synth_config
 from hmr_bench.bench.results import provenance, records, run_id, write_records
 from hmr_bench.bench.timing import time_fn
 from hmr_bench.bench.training import backbone_fb_fn, train_step_fn, training_step_breakdown
+from hmr_bench.config import CROP_ON
 from hmr_bench.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -46,13 +60,16 @@ log = logging.getLogger(__name__)
 # profile's model at batch 32). (op, bound); a name without a bound on a device is reported without a verdict.
 TARGETS = {
     "cuda": {"inference_overhead": ("≤", 0.05), "train_vs_backbone": ("≥", 0.85), "shared_scaling": ("≤", 1.5),
-             "gpu_throughput": ("≥", 800.0)},
-    "cpu": {"inference_overhead": ("≤", 0.15), "train_vs_backbone": ("≥", 0.75), "shared_scaling": ("≤", 1.5)},
+             "gpu_throughput": ("≥", 800.0), "loader_vs_synthetic": ("≥", 0.9)},
+    "cpu": {"inference_overhead": ("≤", 0.15), "train_vs_backbone": ("≥", 0.75), "shared_scaling": ("≤", 1.5),
+            "loader_vs_synthetic": ("≥", 0.9)},
 }
 WHAT = {  # what each target (or reported figure) measures
     "inference_overhead": "(fusion + head + body model) / end-to-end inference at M = 5",
     "train_vs_backbone": "training-step rate / backbone-alone fwd+bwd rate, same batch",
     "shared_scaling": "shared-backbone cost(M = 5) / cost(M = 1) (separate crops ≈ 5)",
+    "loader_vs_synthetic": "training-step rate fed by the real DataLoader (SynthHMR, augmented) / rate on a "
+                           "synthetic batch already on the device",
     "gpu_throughput": "ResNet-50, M = 5, end-to-end samples/s at batch 64",
     "gpu_latency_ms": "ResNet-50, M = 5, end-to-end latency at batch 1 (ms)",
     "channels_last_speedup": "CPU backbone forward: fp32 contiguous time / channels_last time",
@@ -60,6 +77,9 @@ WHAT = {  # what each target (or reported figure) measures
 }
 CPU_DEFAULT = {"resnet50": 4, "cnn-small": 32}  # backbone → batch on CPU (cnn-small: the cpu profile's)
 GPU_DEFAULT = {"resnet50": 32}
+LOADER_CPU_DEFAULT = {"cnn-small": 32}  # the loader target's CPU case: the cpu profile's model and batch
+DEFAULT_TARGETS = ("inference_overhead", "train_vs_backbone", "shared_scaling")  # measured unless `only` says
+# ("loader_vs_synthetic" renders a SynthHMR split and starts loader workers: measured when named)
 
 
 def target_of(name: str, device_type: str) -> tuple[str, float] | None:
@@ -128,6 +148,46 @@ def measure_shared_scaling(backbone: str, batch: int, body, device, settings: di
                   union_crop=list(bench_config(backbone, 5, shared=True).data.union_crop))
 
 
+def loader_defaults(device_type: str, crop_on: str | None = None, workers: int | None = None) -> tuple[str, int]:
+    """(crop_on, workers) of the loader target: given, else on CUDA "device" and min(8, cores) workers, on the CPU
+    "cpu" and 1 worker (beside the one-thread trainer: the cpu profile's 2 cores)."""
+    cuda = device_type == "cuda"
+    crop_on = crop_on or ("device" if cuda else "cpu")
+    if crop_on not in CROP_ON:
+        raise InputError("run_targets", "crop_on", found=repr(crop_on), expected=" | ".join(CROP_ON))
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(8, cores) if cuda else 1
+    if not isinstance(workers, int) or workers < 0:
+        raise InputError("run_targets", "workers", found=repr(workers), expected="an integer ≥ 0")
+    return crop_on, workers
+
+
+def measure_loader(backbone: str, batch: int, body, device, settings: dict, rounds: int, warmup: int,
+                   crop_on: str | None = None, workers: int | None = None, synth_root=None) -> dict:
+    """The loader target at M = 5: synthetic-batch step seconds / real-loader step seconds (`bench.loader`), on
+    the SynthHMR split of the backbone's profile (`loader_synth_config`, in `synth_root`, default the cache), crops cut
+    per `crop_on` by `workers` loader workers (`loader_defaults`)."""
+    from hmr_bench.data.synth.generate import generate
+    from hmr_bench.train.trainer import make_optimizer
+
+    crop_on, workers = loader_defaults(device.type, crop_on, workers)
+    cfg = bench_config(backbone, 5, batch_size=batch, overrides={"data.crop_on": crop_on}, **settings)
+    synth = loader_synth_config(backbone, batch)
+    dataset = loader_dataset(cfg, generate(synth, root=synth_root))
+    model = bench_model(cfg, body, device, train=True)
+    r = loader_rate(model, body, cfg, make_optimizer(model, cfg), dataset, device, workers, rounds, warmup)
+    w, h = synth.image_size
+    return _entry("loader_vs_synthetic", r.ratio, device.type, backbone=backbone, batch=batch, num_rois=5,
+                  crop_on=crop_on, workers=workers, images=len(dataset),
+                  note=f"crop_on {crop_on}, {workers} loader worker{'s' if workers != 1 else ''}, {len(dataset)} "
+                       f"SynthHMR images {w}×{h} (augmented), {r.steps} timed steps in {r.passes} passes",
+                  data_wait_ms=1e3 * r.data_wait_s, synthetic_step_ms=1e3 * r.synthetic_s,
+                  loader_step_ms=1e3 * r.loader_s,
+                  synthetic_before_after_ms={"before": 1e3 * r.synthetic_before_s,
+                                             "after": 1e3 * r.synthetic_after_s})
+
+
 def measure_gpu(body, device, settings: dict, rounds: int, warmup: int) -> dict:
     """ResNet-50, M = 5, end-to-end: samples/s at batch 64 (target ≥ 800) and latency at batch 1."""
     out = {}
@@ -171,10 +231,12 @@ def measure_cpu_settings(backbone: str, batch: int, body, rounds: int, warmup: i
 
 def run_targets(device="cpu", backbones: dict[str, int] | None = None, settings: dict | None = None,
                 rounds: int | None = None, warmup: int | None = None, cpu_checks: bool = False,
-                only: tuple[str, ...] | None = None) -> dict:
-    """Every target for every backbone (→ batch) on `device`; returns {"provenance", "settings", "targets":
-    {backbone: {target: entry}}, "gpu", "cpu_settings"}. `only` restricts to some of "inference_overhead",
-    "train_vs_backbone", "shared_scaling"."""
+                only: tuple[str, ...] | None = None, crop_on: str | None = None, workers: int | None = None,
+                synth_root=None) -> dict:
+    """The targets for every backbone (→ batch) on `device`; returns {"provenance", "settings", "targets":
+    {backbone: {target: entry}}, "gpu", "cpu_settings"}. `only`: some of "inference_overhead",
+    "train_vs_backbone", "shared_scaling", "loader_vs_synthetic" (default `DEFAULT_TARGETS`, the first three);
+    crop_on, workers and synth_root are the loader target's (`measure_loader`)."""
     from hmr_bench.body import load_body_model
 
     dev = torch.device(device)
@@ -186,8 +248,10 @@ def run_targets(device="cpu", backbones: dict[str, int] | None = None, settings:
     warmup = warmup if warmup is not None else (5 if cuda else 1)
     body = load_body_model("free").to(dev)
     measures = {"inference_overhead": measure_inference_overhead, "train_vs_backbone": measure_training,
-                "shared_scaling": measure_shared_scaling}
-    chosen = only or tuple(measures)
+                "shared_scaling": measure_shared_scaling,
+                "loader_vs_synthetic": partial(measure_loader, crop_on=crop_on, workers=workers,
+                                               synth_root=synth_root)}
+    chosen = only or DEFAULT_TARGETS
     unknown = [n for n in chosen if n not in measures]
     if unknown:
         raise InputError("run_targets", "only", found=", ".join(unknown), expected="among " + ", ".join(measures))
@@ -222,11 +286,13 @@ def target_entries(result: dict) -> list[tuple[dict, dict]]:
                                                       "note": note})]
     out = []
     for bb, name, e in entries:
-        case = {k: e[k] for k in ("batch", "num_rois", "note", "union_crop") if k in e}
+        case = {k: e[k] for k in ("batch", "num_rois", "note", "union_crop", "crop_on", "workers", "images") if k in e}
         op, bound = target_of(name, base["device"]) or (None, None)
         met = None if op is None or not math.isfinite(e["measured"]) else e["met"]
+        bench = f"target {name} {bb} b{e.get('batch')}" + (f" {e['crop_on']}-crops w{e['workers']}" if "crop_on" in e
+                                                           else "")
         info = {**base, **case, "backbone": bb, "target": name, "what": WHAT.get(name, name), "op": op,
-                "bound": bound, "met": met, "benchmark": f"target {name} {bb} b{e.get('batch')}"}
+                "bound": bound, "met": met, "benchmark": bench}
         details = {k: v for k, v in e.items() if k not in ("measured", "target", "met", *case, "backbone")}
         out.append((info, {name: e["measured"], **details}))
     return out
@@ -244,12 +310,15 @@ def summary_lines(recs: list[dict]) -> list[str]:
         if r["figure"] == r.get("target"):
             met = {True: "met", False: "NOT met"}.get(r.get("met"), "")
             bound = f"{r['op']} {r['bound']:g}" if r.get("op") else ""
-            lines.append(f"{r['backbone']:10s} {r['target']:22s} {r['value']:10.4g}  {bound:8s} {met}")
+            how = (f"  ({r['crop_on']} crops, {r['workers']} worker{'s' if r['workers'] != 1 else ''})"
+                   if r.get("crop_on") else "")
+            lines.append(f"{r['backbone']:10s} {r['target']:22s} {r['value']:10.4g}  {bound:8s} {met}{how}")
     return lines
 
 
-def _backbones(text: str | None, batch: int | None, cuda: bool) -> dict[str, int]:
-    default = GPU_DEFAULT if cuda else CPU_DEFAULT
+def _backbones(text: str | None, batch: int | None, cuda: bool, only: tuple[str, ...] | None = None
+               ) -> dict[str, int]:
+    default = GPU_DEFAULT if cuda else LOADER_CPU_DEFAULT if only == ("loader_vs_synthetic",) else CPU_DEFAULT
     names = [s for s in (text or "").split(",") if s] or list(default)
     return {n: batch or default.get(n, 32 if cuda else 4) for n in names}
 
@@ -259,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--backbone", help="comma-separated backbones (default: resnet50 and cnn-small on CPU, "
-                   "resnet50 on CUDA)")
+                   "cnn-small alone for --only loader_vs_synthetic; resnet50 on CUDA)")
     p.add_argument("--batch", type=int, help="batch for every backbone (default: resnet50 4 / cnn-small 32 on CPU, "
                    "32 on CUDA)")
     p.add_argument("--rounds", type=int)
@@ -270,7 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: 1 on the CPU, as the cpu "
                    "profile trains: one worker per core, each on its core; every available core on CUDA)")
     p.add_argument("--cpu-checks", action="store_true", help="also channels_last and bf16 vs fp32 on CPU")
-    p.add_argument("--only", help="comma-separated: inference_overhead, train_vs_backbone, shared_scaling")
+    p.add_argument("--only", help="comma-separated: inference_overhead, train_vs_backbone, shared_scaling (the "
+                   "default three), loader_vs_synthetic")
+    p.add_argument("--crop-on", choices=CROP_ON, help="loader_vs_synthetic: where the RoI crops are cut "
+                   "(default: cpu on the CPU, device on CUDA)")
+    p.add_argument("--workers", type=int, help="loader_vs_synthetic: DataLoader workers (default: 1 on the CPU, "
+                   "min(8, cores) on CUDA)")
     p.add_argument("--bench-dir", type=Path, help="folder of the speed records (default <repo>/.benchmarks)")
     a = p.parse_args(argv)
     from hmr_bench.train.perf import set_threads
@@ -280,8 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"amp": a.amp or ("bf16" if cuda else "off"),
                 "channels_last": (a.channels_last or ("on" if cuda else "off")) == "on", "compile": a.compile}
     set_threads(a.threads if a.threads is not None or cuda else 1)
-    result = run_targets(a.device, _backbones(a.backbone, a.batch, cuda), settings, a.rounds, a.warmup,
-                         a.cpu_checks, tuple(a.only.split(",")) if a.only else None)
+    only = tuple(a.only.split(",")) if a.only else None
+    result = run_targets(a.device, _backbones(a.backbone, a.batch, cuda, only), settings, a.rounds, a.warmup,
+                         a.cpu_checks, only, crop_on=a.crop_on, workers=a.workers)
     recs = target_records(result)
     path = write_records(recs, run_id("targets", result["provenance"]), a.bench_dir)
     print("\n".join(summary_lines(recs)))
