@@ -375,3 +375,22 @@ def test_intermediate_value_at_step_e_is_the_validation_value_after_epoch_e(cach
     assert sorted(by_epoch) == [0, 1] and by_epoch[0] != by_epoch[1]
     assert trial.intermediate_values == pytest.approx(by_epoch)
     assert trial.value == pytest.approx(min(by_epoch.values()))  # the kept (best validation MPJPE) epoch
+
+
+def test_a_complete_trial_gets_the_epochs_it_never_reported_from_the_store(tmp_path):
+    """The killed-between-checkpoint-and-report case, by hand: the run logged validation MPJPE 120, 110, 100 at
+    epochs 0-2; the (retried) trial holds steps 1 and 2 only (its own reports, 111 and 101): step 0 is filled in with
+    the run's 120, the held steps are left as they were, and a non-finite epoch is not reported."""
+    from hmr_bench.sweep.search import _report_missing_epochs
+
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    rid = store.start_run("h-kill", "sweep:demo", "trial-1", 0, "smoke", {})
+    for epoch, v in enumerate((120.0, 110.0, 100.0, float("nan"))):
+        store.log_metrics(rid, "val", "synth-val", {"mpjpe": v, "pa_mpjpe": v / 2}, epoch=epoch)
+    store.finish_run(rid, wall_time=1.0)
+    study = optuna.create_study()
+    trial = study.ask()
+    trial.report(111.0, 1)
+    trial.report(101.0, 2)
+    _report_missing_epochs(trial, store, "h-kill", "mpjpe")
+    assert study.trials[0].intermediate_values == {0: 120.0, 1: 111.0, 2: 101.0}

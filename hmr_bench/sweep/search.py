@@ -10,7 +10,8 @@ the finished and running ones already reach the total; if two start one at the s
 one sees that and is dropped (FAIL, user attr ``surplus``) before training. Trials whose training fails (NaN/Inf
 loss) are FAIL and do not count. Objective: the validation metric(s) of the checkpoint the run keeps (the epoch
 with the best validation MPJPE), read back from the store — a cached run gives the same value as a fresh one.
-Pruning: the validation value after epoch index e is reported as optuna's intermediate value at step e, and the
+Pruning: the validation value after epoch index e is reported as optuna's intermediate value at step e (a complete
+trial's missing steps — a cached run, an epoch between a checkpoint and a kill — are filled in from the store), and the
 pruner asked after every epoch but the last (a stop then would save no training and lose a finished trial; the
 warm-up: `study.default_warmup_epochs`); a pruned run stops (`StopRun`) and is kept in the store as failed with
 the message "stopped: pruned …" (it resumes from its checkpoint if the same config is run again).
@@ -191,6 +192,8 @@ def run_trial(trial, spec: SweepSpec, runner, study_name: str, poll_s: float = 5
     if outcome.status == "busy":
         return TrialState.FAIL, None, outcome.config_hash, f"run busy for {busy_wait_s:.0f} s: {outcome.message}"
     values = objective_values(runner.store, outcome.config_hash, spec.metrics)
+    if prune:
+        _report_missing_epochs(trial, runner.store, outcome.config_hash, metric)
     if values is None:
         return TrialState.FAIL, None, outcome.config_hash, "the run has no finite validation value"
     return TrialState.COMPLETE, values, outcome.config_hash, outcome.status
@@ -200,13 +203,9 @@ def objective_values(store, config_hash: str, metrics) -> list[float] | None:
     """Validation values of `metrics` at the epoch with the lowest validation MPJPE (the checkpoint the run keeps;
     the first such epoch on ties) of the finished run of `config_hash`; None without a finished run, a finite
     MPJPE, or a finite value of every metric there. Never reads the test split."""
-    run = store.find_finished(config_hash)
-    if run is None:
+    by_epoch = _validation_by_epoch(store, config_hash)
+    if by_epoch is None:
         return None
-    by_epoch: dict[int, dict[str, float]] = {}
-    for m in store.metrics(run_ids=[run["run_id"]], split="val", final_only=False, status=None):
-        if m["epoch"] is not None:
-            by_epoch.setdefault(m["epoch"], {})[m["name"]] = m["value"]
     best = None
     for epoch in sorted(by_epoch):
         v = by_epoch[epoch].get(SELECT_METRIC, math.nan)
@@ -216,6 +215,31 @@ def objective_values(store, config_hash: str, metrics) -> list[float] | None:
         return None
     values = [float(by_epoch[best].get(m, math.nan)) for m in metrics]
     return values if all(math.isfinite(v) for v in values) else None  # NaN: the trial fails, never "complete"
+
+
+def _validation_by_epoch(store, config_hash: str) -> dict[int, dict[str, float]] | None:
+    """{epoch index: {metric: value}} of the finished run of `config_hash` on the validation split; None without
+    a finished run."""
+    run = store.find_finished(config_hash)
+    if run is None:
+        return None
+    by_epoch: dict[int, dict[str, float]] = {}
+    for m in store.metrics(run_ids=[run["run_id"]], split="val", final_only=False, status=None):
+        if m["epoch"] is not None:
+            by_epoch.setdefault(m["epoch"], {})[m["name"]] = m["value"]
+    return by_epoch
+
+
+def _report_missing_epochs(trial, store, config_hash: str, metric: str) -> None:
+    """Reports the finished run's validation `metric` at every epoch the trial holds no value for. A process killed
+    after an epoch's checkpoint was written but before the epoch was reported resumes past it, so its retried trial
+    would lack that step (and a cached run reports nothing while it trains); the run's logged value is the one the
+    epoch callback would have reported."""
+    held = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number).intermediate_values
+    for epoch, values in sorted((_validation_by_epoch(store, config_hash) or {}).items()):
+        v = values.get(metric)
+        if epoch not in held and v is not None and math.isfinite(v):
+            trial.report(float(v), epoch)
 
 
 def best_trial(study) -> FrozenTrial | None:
