@@ -36,7 +36,7 @@ def train_step_fn(model, body, batch: dict, cfg, optimizer, device="cpu") -> Cal
     def call():
         optimizer.zero_grad(set_to_none=True)
         with autocast(cfg, device):
-            loss = step.losses(model, body, batch, cfg, check=False)[0]  # as the trainer: no per-step sync
+            loss = step.losses(model, body, batch, cfg)[0]
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -156,7 +156,7 @@ def training_step_breakdown(model, body, batch: dict, cfg, optimizer, rounds: in
             clock.stop("optimizer")
             clock.start("forward")
             with autocast(cfg, device):
-                loss = step.losses(model, body, batch, cfg, check=False)[0]  # as the trainer: no per-step sync
+                loss = step.losses(model, body, batch, cfg)[0]
             clock.stop("forward")
             clock.start("backward")
             loss.backward()

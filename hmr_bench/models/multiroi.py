@@ -34,6 +34,7 @@ outputs have no embedding and no fusion weights (None).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -159,21 +160,9 @@ def multiroi_shared(**kw) -> MultiRoIModel:
     return build_model(**{**kw, "shared_backbone": True})
 
 
-BASELINES = {"hmr": "none", "cliff": "own"}  # single-RoI baseline → the regressor's box input
-
-
-def _baseline(kind: str):
-    def build(backbone="cnn-small", mean_params=None, fc1_dim=1024, backbone_kwargs=None,
-              init_seed: int | None = None) -> MultiRoIModel:
-        return build_model(backbone, fusion="none", head="ief", projection=None, num_rois=1,
-                           box_input=BASELINES[kind], fc1_dim=fc1_dim, mean_params=mean_params,
-                           backbone_kwargs=backbone_kwargs, init_seed=init_seed)
-
-    build.__name__ = build.__qualname__ = kind
-    build.__doc__ = f"The {kind.upper()} baseline: `build_model` at M = 1, no fusion, box input {BASELINES[kind]!r}."
-    return build
-
-
-for _kind in BASELINES:
-    MODELS.register(_kind)(_baseline(_kind))
-
+# The single-RoI baselines: presets of the one builder (module docstring); a call's own arguments (backbone,
+# mean_params, fc1_dim, init_seed, ...) override these.
+BASELINES = {"hmr": "none", "cliff": "own"}  # baseline → the regressor's box input
+for _kind, _box_input in BASELINES.items():
+    MODELS.register(_kind)(partial(build_model, fusion="none", head="ief", projection=None, num_rois=1,
+                                   box_input=_box_input, fc1_dim=1024))

@@ -21,7 +21,6 @@ from hmr_bench.eval.gt_choice import with_gt_convention
 from hmr_bench.eval.protocols import Protocol, evaluate_batch, ground_truth
 from hmr_bench.losses import (
     camera_consistency_loss,
-    check_finite,
     contrastive_loss,
     keypoint_3d_loss,
     reprojection_loss_2d,
@@ -78,11 +77,10 @@ def sparse_body(body, vertex_stride: int) -> SparseBody:
     return per_body[key]
 
 
-def losses(model, body, batch: dict, cfg: RunConfig,
-           check: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def losses(model, body, batch: dict, cfg: RunConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss (0-d) and the weighted terms {name: 0-d} of one batch (spec §4). Weight-0 terms are not
-    computed. check: a NaN/Inf term (raw or weighted) or total raises `NonFiniteLossError` naming it — a host
-    synchronisation; the trainer passes False and checks many steps at once (`FiniteWatch`)."""
+    computed. Nothing here checks for NaN/Inf (that would wait for the device every step): the trainer hands the
+    results to a `FiniteWatch`."""
     out = run_model(model, batch, cfg)
     B, M = out.cam.shape[:2]
     w, lc = cfg.loss.weights, cfg.loss
@@ -117,13 +115,7 @@ def losses(model, body, batch: dict, cfg: RunConfig,
                                                lambda_y=lc.lambda_y, lambda_s=lc.lambda_s)
     if w.cont and M > 1 and out.embedding is not None:
         terms["cont"] = contrastive_loss(out.embedding, variant=lc.cont, temperature=lc.temperature)
-    if check:
-        check_finite(terms)
-    total, weighted = total_loss(terms, w)
-    if check and not torch.isfinite(total):  # finite terms, non-finite weights or an overflowing weighted sum
-        check_finite(weighted)
-        check_finite({"total": total})
-    return total, weighted
+    return total_loss(terms, w)
 
 
 class FiniteWatch:
@@ -137,7 +129,7 @@ class FiniteWatch:
     fails all the same and no checkpoint is written in between (the trainer checks at the end of every epoch).
 
         watch.add("epoch 1, step 3", total, weighted)   # every step
-        error, last = watch.check()                      # every `every` steps: (NonFiniteLossError | None, loss)
+        bad, last = watch.check()                        # every `every` steps: ((where, error) | None, loss)
     """
 
     def __init__(self, every: int = 25):
@@ -149,9 +141,9 @@ class FiniteWatch:
     def due(self) -> bool:
         return len(self._steps) >= self.every
 
-    def check(self) -> tuple[NonFiniteLossError | None, float | None]:
-        """(the first non-finite step's error or None, the last step's total loss as a float; None, None when
-        nothing was added since the last check)."""
+    def check(self) -> tuple[tuple[str, NonFiniteLossError] | None, float | None]:
+        """((`where` of the first non-finite step, its error naming the terms) or None, the last step's total
+        loss as a float); (None, None) when nothing was added since the last check."""
         steps, self._steps = self._steps, []
         if not steps:
             return None, None
@@ -161,10 +153,7 @@ class FiniteWatch:
         for ok, (where, total, weighted) in zip(flags, steps):
             if not ok:
                 error = NonFiniteLossError(weighted)
-                if not error.names:
-                    error = NonFiniteLossError({"total": total})
-                error.args = (f"{where}: {error}",)
-                return error, last
+                return (where, error if error.names else NonFiniteLossError({"total": total})), last
         return None, last
 
 

@@ -235,21 +235,19 @@ def _train(cfg, data, config_hash, store, run_id, device, progress, heartbeat_s,
             if i >= steps:
                 break
             with perf.autocast(cfg, device):
-                loss, weighted = step.losses(fwd, body, step.to_device(batch, device), cfg, check=False)
+                loss, weighted = step.losses(fwd, body, step.to_device(batch, device), cfg)
             watch.add(f"epoch {epoch + 1}, step {i + 1}", loss, weighted)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            if watch.due() or i + 1 == steps:  # the loop's only host synchronisation, every `watch.every` steps
-                last_loss = _check_losses(watch, d)
-                if show:
-                    bar.set_postfix(loss=f"{last_loss:.3f}")
+            if watch.due():  # the loop's only host synchronisation, every `watch.every` steps and after the epoch
+                _check_losses(watch, d, bar if show else None)
             if show:
                 bar.update()
             if main:
                 beat()
-        _check_losses(watch, d)  # a loader shorter than `steps`
+        _check_losses(watch, d, bar if show else None)  # before validation and the epoch's checkpoint
         bar.close()
 
         ddp.on_main(d, partial(_validate, state, model, body, data, val_loader, cfg, device, epoch, best, log_to,
@@ -322,20 +320,18 @@ def _save_last(state: _State, model, opt, rngs: list, epoch: int, last: Path, d:
     return beat.lost
 
 
-def _check_losses(watch: step.FiniteWatch, d: ddp.Dist) -> float | None:
+def _check_losses(watch: step.FiniteWatch, d: ddp.Dist, bar=None) -> None:
     """The steps' losses since the last check (`FiniteWatch.check`); a NaN/Inf on any rank raises
-    NonFiniteLossError on every rank, naming the term(s), the epoch and step and, under DDP, the rank(s). Returns
-    the last step's total loss (None when no step was added)."""
-    error, last = watch.check()
-    if ddp.any_rank(error is not None, d):
-        msgs = ddp.all_gather(None if error is None else str(error), d)
-        if d.active:  # "epoch 1, step 2: rank 0: <terms>; rank 1: <terms>" (the step of the first failing rank)
-            where = next(m for m in msgs if m).split(": ", 1)[0]
-            text = f"{where}: " + "; ".join(f"rank {r}: " + m.split(": ", 1)[1] if m.startswith(where + ": ")
-                                            else f"rank {r}: {m}" for r, m in enumerate(msgs) if m)
-        else:
-            text = msgs[0]
-        error = error or NonFiniteLossError({})
-        error.args = (text,)
+    NonFiniteLossError on every rank, naming the epoch and step, the term(s) and, under DDP, the rank(s):
+    "epoch 1, step 2: rank 0: <terms>; rank 1: <terms>". The last step's loss goes to the progress `bar`."""
+    bad, last = watch.check()
+    if ddp.any_rank(bad is not None, d):
+        found = ddp.all_gather(None if bad is None else (bad[0], str(bad[1])), d)
+        first = next(b[0] for b in found if b)
+        parts = [(f"rank {r}" + ("" if b[0] == first else f" ({b[0]})") + ": " if d.active else "") + b[1]
+                 for r, b in enumerate(found) if b]
+        error = bad[1] if bad is not None else NonFiniteLossError({})
+        error.args = (f"{first}: " + "; ".join(parts),)
         raise error
-    return last
+    if bar is not None and last is not None:
+        bar.set_postfix(loss=f"{last:.3f}")

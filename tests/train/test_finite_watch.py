@@ -24,9 +24,9 @@ def test_the_first_bad_step_is_named_with_its_non_finite_terms():
     w.add("epoch 1, step 2", t(math.nan), {"keypoint": t(math.nan), "cam": t(math.inf)})
     w.add("epoch 1, step 3", t(math.inf), {"keypoint": t(math.inf), "cam": t(1.0)})
     assert w.due()
-    error, last = w.check()
-    assert isinstance(error, NonFiniteLossError) and error.names == ["keypoint", "cam"]
-    assert str(error) == "epoch 1, step 2: non-finite loss term(s): keypoint = nan; cam = inf"
+    (where, error), last = w.check()
+    assert where == "epoch 1, step 2" and isinstance(error, NonFiniteLossError)
+    assert error.names == ["keypoint", "cam"] and str(error) == "non-finite loss term(s): keypoint = nan; cam = inf"
     assert last == math.inf  # the last step's total, read after the one transfer
     assert w.check() == (None, None) and not w.due()  # checked steps are dropped
 
@@ -35,8 +35,9 @@ def test_finite_terms_with_an_overflowing_total_name_the_total():
     w = FiniteWatch()
     w.add("epoch 2, step 7", t(1.0), {"pose": t(1.0)})
     w.add("epoch 2, step 8", t(math.inf), {"pose": t(3e38), "beta": t(3e38)})  # each finite, the sum is not
-    error, last = w.check()
-    assert error.names == ["total"] and str(error).startswith("epoch 2, step 8: non-finite loss term(s): total = inf")
+    (where, error), last = w.check()
+    assert where == "epoch 2, step 8"
+    assert error.names == ["total"] and str(error).startswith("non-finite loss term(s): total = inf")
     assert last == math.inf
 
 
