@@ -12,6 +12,7 @@ table. Tables are loaded from `<repo>/ablations/<name>.py`, or from the folder `
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass, field
@@ -95,9 +96,10 @@ class Table:
             if c not in COLUMNS:
                 raise InputError(f"table {self.name}", "view.columns", found=repr(c),
                                  expected="one of " + ", ".join(COLUMNS))
-        if self.view.columns and not self.view.x:
-            raise InputError(f"table {self.name}", "view.x", found="None", expected="a config key (the columns "
-                             f"{', '.join(self.view.columns)} are against it)")
+        if self.view.columns and self.view.x != "data.num_rois":  # speed records are indexed by M only
+            raise InputError(f"table {self.name}", "view.x", found=repr(self.view.x), expected="'data.num_rois': "
+                             f"the columns {', '.join(self.view.columns)} are speed records against the number of "
+                             "RoIs M")
         for f in self.view.figures:
             if f.kind not in FIGURE_KINDS:
                 raise InputError(f"table {self.name}", f"view.figures[{f.name!r}].kind", found=repr(f.kind),
@@ -131,6 +133,14 @@ def load_table(name: str) -> Table:
         near = difflib.get_close_matches(name, names, n=1)
         raise InputError(tables_dir(), "table", found=repr(name), expected="one of " + ", ".join(names),
                          hint=f"did you mean '{near[0]}'?" if near else None)
+    stat = path.stat()
+    return _load_table_file(path.resolve(), name, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_table_file(path: Path, name: str, mtime_ns: int, size: int) -> Table:
+    """The TABLE of a declaration file, run once per version of the file (the report asks for every table's
+    declared views on every page; a changed file — new mtime or size — is run again)."""
     table = getattr(_exec_file(path, f"hmr_bench_ablations_{name}"), "TABLE", None)
     if not isinstance(table, Table):
         raise InputError(path, "TABLE", found=type(table).__name__, expected="a hmr_bench.tables.Table")

@@ -106,6 +106,8 @@ def test_table_views_are_checked():
         Table(name="t", title="T", reference="a", rows=rows, view=View(x="data.num_rois", columns=("speed",)))
     with pytest.raises(InputError, match=r"view\.x.*found None"):
         Table(name="t", title="T", reference="a", rows=rows, view=View(columns=("fps",)))
+    with pytest.raises(InputError, match=r"view\.x.*found 'data.crop_size'.*number of RoIs M"):
+        Table(name="t", title="T", reference="a", rows=rows, view=View(x="data.crop_size", columns=("fps",)))
     t4 = load_table("table4").view
     assert (t4.x, t4.columns) == ("data.num_rois", ("fps",))
     assert [f.name for f in load_table("table1").view.figures] == ["fig7"] and not load_table("table2").view.x

@@ -381,7 +381,7 @@ def test_a_complete_trial_gets_the_epochs_it_never_reported_from_the_store(tmp_p
     """The killed-between-checkpoint-and-report case, by hand: the run logged validation MPJPE 120, 110, 100 at
     epochs 0-2; the (retried) trial holds steps 1 and 2 only (its own reports, 111 and 101): step 0 is filled in with
     the run's 120, the held steps are left as they were, and a non-finite epoch is not reported."""
-    from hmr_bench.sweep.search import _report_missing_epochs
+    from hmr_bench.sweep.search import _report_missing_epochs, _validation_by_epoch
 
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
     rid = store.start_run("h-kill", "sweep:demo", "trial-1", 0, "smoke", {})
@@ -392,5 +392,5 @@ def test_a_complete_trial_gets_the_epochs_it_never_reported_from_the_store(tmp_p
     trial = study.ask()
     trial.report(111.0, 1)
     trial.report(101.0, 2)
-    _report_missing_epochs(trial, store, "h-kill", "mpjpe")
+    _report_missing_epochs(trial, _validation_by_epoch(store, "h-kill"), "mpjpe")
     assert study.trials[0].intermediate_values == {0: 120.0, 1: 111.0, 2: 101.0}

@@ -11,6 +11,7 @@ inside the file. A table, a row or a seed that has not been run shows as "not ru
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -229,7 +230,7 @@ class ReportBuilder:
         self.builder = provenance.builder()
         self.written: list[Path] = []
         self._sections: dict[str, list[collect.Section]] = {}
-        self._breakdowns: dict[tuple[str, str], collect.Breakdown] = {}
+        self._breakdowns: dict[tuple[str, str], views.Breakdown] = {}
 
     # ------------------------------------------------------------------------------------ data
     def sections(self, name: str) -> list[collect.Section]:
@@ -237,9 +238,9 @@ class ReportBuilder:
             self._sections[name] = collect.collect_table(self.store, load_table(name), self.profiles)
         return self._sections[name]
 
-    @property
+    @functools.cached_property
     def fps(self) -> pd.DataFrame | None:
-        """Table 4's FPS records of the speed records (`speed.table4_fps`; None without any)."""
+        """Table 4's FPS records of the speed records (`speed.table4_fps`; None without any), computed once."""
         return speed.table4_fps(self.speed.frame)
 
     @property

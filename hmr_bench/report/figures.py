@@ -2,8 +2,8 @@
 returned as inline SVG text: text stays text (the page's fonts), and every figure's element ids are prefixed with
 its own name, so several figures can live in one HTML page.
 
-    forest_plot(res, cells, name)      paired differences to the reference row (pointplot, hue = verdict)
-    rois_plot(res, x, shared, ...)     accuracy against the table's x axis (lineplot with 95 % CI band)
+    forest_plot(diffs, paper, ...)     paired differences to the reference row (pointplot, hue = verdict)
+    rois_plot(values, paper, ...)      accuracy against the table's x axis (lineplot with 95 % CI band)
     curve_plot(points, metrics, name)  validation curves (lineplot, hue = row, min–max band over seeds)
     bars(frame, x, y, hue, ...)        grouped bars (barplot, hue = row): Fig. 7, the speed page's step breakdown
     fps_plot / speed_plot              inference speed against M (`report.speed`'s frames of the speed records)

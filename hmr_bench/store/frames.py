@@ -44,13 +44,6 @@ def metrics(store, run_ids=None, split: str | None = None, *, final_only: bool =
     return df.astype({"value": np.float64, "epoch": np.float64})
 
 
-def _samples(store, run_ids, split: str, metric: str, dataset: str | None):
-    for run_id in dict.fromkeys(run_ids):
-        s = store.samples(run_id, split, metric, dataset=dataset)
-        if len(s["index"]):
-            yield run_id, s
-
-
 def samples(store, run_ids, split: str, metric: str, dataset: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-sample errors of `metric`, read once per run (runs in the given order, samples by index; `dataset` is
     needed for a run that logged several): (per_sample, per_joint).

@@ -191,9 +191,10 @@ def run_trial(trial, spec: SweepSpec, runner, study_name: str, poll_s: float = 5
         return TrialState.FAIL, None, outcome.config_hash, f"training failed: {outcome.message}"
     if outcome.status == "busy":
         return TrialState.FAIL, None, outcome.config_hash, f"run busy for {busy_wait_s:.0f} s: {outcome.message}"
-    values = objective_values(runner.store, outcome.config_hash, spec.metrics)
+    by_epoch = _validation_by_epoch(runner.store, outcome.config_hash)
+    values = _objective(by_epoch, spec.metrics)
     if prune:
-        _report_missing_epochs(trial, runner.store, outcome.config_hash, metric)
+        _report_missing_epochs(trial, by_epoch or {}, metric)
     if values is None:
         return TrialState.FAIL, None, outcome.config_hash, "the run has no finite validation value"
     return TrialState.COMPLETE, values, outcome.config_hash, outcome.status
@@ -203,7 +204,11 @@ def objective_values(store, config_hash: str, metrics) -> list[float] | None:
     """Validation values of `metrics` at the epoch with the lowest validation MPJPE (the checkpoint the run keeps;
     the first such epoch on ties) of the finished run of `config_hash`; None without a finished run, a finite
     MPJPE, or a finite value of every metric there. Never reads the test split."""
-    by_epoch = _validation_by_epoch(store, config_hash)
+    return _objective(_validation_by_epoch(store, config_hash), metrics)
+
+
+def _objective(by_epoch: dict[int, dict[str, float]] | None, metrics) -> list[float] | None:
+    """`objective_values` of a run's validation values per epoch (`_validation_by_epoch`)."""
     if by_epoch is None:
         return None
     best = None
@@ -230,13 +235,13 @@ def _validation_by_epoch(store, config_hash: str) -> dict[int, dict[str, float]]
     return by_epoch
 
 
-def _report_missing_epochs(trial, store, config_hash: str, metric: str) -> None:
-    """Reports the finished run's validation `metric` at every epoch the trial holds no value for. A process killed
-    after an epoch's checkpoint was written but before the epoch was reported resumes past it, so its retried trial
-    would lack that step (and a cached run reports nothing while it trains); the run's logged value is the one the
-    epoch callback would have reported."""
-    held = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number).intermediate_values
-    for epoch, values in sorted((_validation_by_epoch(store, config_hash) or {}).items()):
+def _report_missing_epochs(trial, by_epoch: dict[int, dict[str, float]], metric: str) -> None:
+    """Reports the finished run's validation `metric` (`by_epoch`: `_validation_by_epoch`) at every epoch the trial
+    holds no value for. A process killed after an epoch's checkpoint was written but before the epoch was reported
+    resumes past it, so its retried trial would lack that step (and a cached run reports nothing while it trains);
+    the run's logged value is the one the epoch callback would have reported."""
+    held = trial.study._storage.get_trial(trial._trial_id).intermediate_values  # this trial only
+    for epoch, values in sorted(by_epoch.items()):
         v = values.get(metric)
         if epoch not in held and v is not None and math.isfinite(v):
             trial.report(float(v), epoch)
