@@ -55,15 +55,13 @@ class DataConfig:
     input: str = "rgb"  # rgb (RGB crops) | proxy (2D-keypoint heatmaps cut with the same affines, data.proxy)
     union_crop: tuple[int, int] | None = None  # (W, H) of the union image for the shared-backbone mode
     workers: int | None = None  # DataLoader processes (None: cores − 1); does not change results
-    # where each training sample's M RoI crops are cut: "cpu" (cv2 in the DataLoader workers) | "device" (the workers
-    # send the decoded image and its M affines; one batched grid_sample on the trainer's device, data.device_crops)
+    # where every sample's M RoI crops are cut (training, validation and test): "cpu" (cv2 in the DataLoader
+    # workers) | "device" (the workers send the decoded image and its M affines; one batched grid_sample on the
+    # trainer's device, data.device_crops)
     crop_on: str = "cpu"
 
     def __post_init__(self):
-        if self.crop_on not in CROP_ON:
-            raise InputError("config", "data.crop_on", found=repr(self.crop_on),
-                             expected="one of " + ", ".join(map(repr, CROP_ON)),
-                             hint="'device' cuts the RoI crops on the trainer's device (data.device_crops)")
+        check_variant(self.crop_on, CROP_ON, "config", "data.crop_on")  # with input: checked by data.samples
 
 
 @dataclass(frozen=True)
@@ -140,10 +138,6 @@ class LossConfig:
             raise InputError("LossConfig", "temperature", found=self.temperature, expected="τ > 0")
         if not (isinstance(self.vertex_stride, int) and self.vertex_stride >= 1):
             raise InputError("LossConfig", "vertex_stride", found=repr(self.vertex_stride), expected="an integer ≥ 1")
-
-    def replace(self, **changes) -> LossConfig:
-        """A copy with some fields changed (validated again), e.g. `cfg.replace(cam="paper")`."""
-        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)

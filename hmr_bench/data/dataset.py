@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from hmr_bench.data.augment import NO_AUGMENT, AugmentConfig, AugmentParams, sample_augment
-from hmr_bench.data.device_crops import DEVICE_KEYS
+from hmr_bench.data.device_crops import DEVICE_KEYS, UNION_KEYS
 from hmr_bench.data.images import ImagePack, open_pack, read_image, scale_affine
 from hmr_bench.data.rois import box_corners, box_from_keypoints
 from hmr_bench.data.samples import EXTRA_2D, EXTRA_3D, EXTRA_PLAIN, Annotation, SampleConfig, build_sample
@@ -273,7 +273,7 @@ class SpinDataset:
         keys |= set(DEVICE_KEYS) if self.cfg.crop_on == "device" else {"crops"}
         keys |= {k for k in (*EXTRA_3D, *EXTRA_2D, "cam_t", *EXTRA_PLAIN) if k in self.arrays}
         if self.cfg.union_crop is not None:
-            keys |= {"union_trans", "union_size"} if self.cfg.crop_on == "device" else {"union"}
+            keys |= set(UNION_KEYS) if self.cfg.crop_on == "device" else {"union"}
             keys.add("roi_boxes_union")
         if self.body_model is not None:
             keys.add("smpl_vertices")

@@ -14,7 +14,7 @@ from hmr_bench.config import DataConfig, RunConfig, apply_overrides
 from hmr_bench.data.augment import AugmentParams
 from hmr_bench.data.dataset import MixedDataset, SpinDataset
 from hmr_bench.data.device_crops import DEVICE_KEYS, UNION_KEYS, crop_grid, cut_crops
-from hmr_bench.data.images import apply_color_noise, warp_crops
+from hmr_bench.data.images import warp_crops
 from hmr_bench.data.loader import collate_samples, make_loader
 from hmr_bench.data.samples import SampleConfig
 from hmr_bench.errors import InputError
@@ -122,8 +122,6 @@ def test_colour_noise_as_on_the_cpu():
     pn = np.array([[0.6, 1.0, 1.4]], np.float32)
     crops = cut_crops(device_batch([image], A[None], pn))["crops"][0].numpy()
     ref = warp_crops(image, A, CROP, pn[0])
-    np.testing.assert_array_equal(ref, apply_color_noise(warp_crops(image, A, CROP).transpose(0, 2, 3, 1),
-                                                         pn[0]).transpose(0, 3, 1, 2))
     assert np.abs(crops.astype(int) - ref).max() <= 2  # a ±1 before the ×1.4 can round to ±2 after it
     assert (crops != ref).mean() < 1e-3
 
@@ -180,6 +178,7 @@ def test_union_image_on_the_device(half_res):
     assert a["union"].float().std() > 20
 
 
+@needs_cv2_5
 def test_device_samples_through_the_loader(tmp_path):
     """Device samples collate in a loader (workers too), across images of different sizes, and in a mixed
     dataset; the crop_size tuple travels as a tuple."""

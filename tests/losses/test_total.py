@@ -72,7 +72,7 @@ def test_loss_config_validates_variants():
     cfg = LossConfig()
     assert (cfg.cam, cfg.cont, cfg.keypoint_weighting, cfg.reprojection_frame, cfg.vertex_norm) == \
         ("official", "official", "official", "crop", "l1")
-    assert cfg.replace(cam="paper", cont="paper").cam == "paper"
+    assert dataclasses.replace(cfg, cam="paper", cont="paper").cam == "paper"
     for name, valid in LOSS_VARIANTS.items():
         assert name in {f.name for f in dataclasses.fields(LossConfig)}
         for v in valid:

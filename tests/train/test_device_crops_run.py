@@ -8,6 +8,7 @@ import pytest
 
 from hmr_bench.train import step, trainer
 from hmr_bench.train.data import build_data
+from tests.data.test_device_crops import needs_cv2_5
 from tests.train import cache_fixture, synth_root_fixture, tiny_config  # noqa: F401
 
 
@@ -24,6 +25,7 @@ def test_device_crops_run_end_to_end_like_cpu_crops(cache):
         assert results["device"][metric] == pytest.approx(value, rel=2e-3, abs=0.5), metric
 
 
+@needs_cv2_5
 def test_to_device_gives_a_device_batch_the_cpu_batch_keys(cache):
     from hmr_bench.data.loader import collate_samples
 

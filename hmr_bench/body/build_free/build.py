@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import importlib.metadata
 import json
 import logging
@@ -47,6 +45,8 @@ from hmr_bench.body.build_free.fit import (
     vertex_joints,
 )
 from hmr_bench.body.model_file import write_model_file
+from hmr_bench.body.source import file_sha256
+from hmr_bench.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -260,14 +260,6 @@ def _build(n_shapes, n_test, num_betas, target_verts, seed, age_range) -> tuple[
 # Writing the assets
 # --------------------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("anny", "torch", "numpy", "scipy", "smplx", "fast-simplification", "roma"):
@@ -290,16 +282,12 @@ def write_free_model(out_dir: str | os.PathLike | None = None, **kw) -> Path:
     report["validation_vs_anny"] = validate_against_anny(arrays)
     report["timings_s"]["validation_s"] = round(time.perf_counter() - t, 1)
     path = write_model_file(out / MODEL_FILENAME, arrays)
-    report["file"] = {"name": MODEL_FILENAME, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+    report["file"] = {"name": MODEL_FILENAME, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
     report["versions"] = _versions()
     report["timings_s"]["total_s"] = round(time.perf_counter() - t0, 1)
-    _write_text(out / REPORT_FILENAME, json.dumps(report, indent=1, sort_keys=False) + "\n")
-    _write_text(out / CARD_FILENAME, model_card(report))
+    for name, text in ((REPORT_FILENAME, json.dumps(report, indent=1, sort_keys=False) + "\n"),
+                       (CARD_FILENAME, model_card(report))):
+        atomic_write(out / name, lambda fh, text=text: fh.write(text.encode("utf-8")))
     log.info("wrote %s (%d bytes)", path, report["file"]["bytes"])
     return path
 
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
