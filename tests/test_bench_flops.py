@@ -79,6 +79,12 @@ def test_model_cost_parts_add_up(shared):
     cost = model_cost(model, body, synthetic_batch(cfg, 2), cfg)
     m = cost["macs"]
     assert m["end_to_end"] == sum(v for k, v in m.items() if k != "end_to_end")
+    # ... and they are the MACs of the inference the speed benchmarks time (counted here through its own callable,
+    # on the uint8 batch): RoI 0 decoded, no projection
+    from hmr_bench.bench.inference import inference_fn
+
+    assert count_macs(inference_fn(model, body, synthetic_batch(cfg, 2), cfg, "end-to-end")) == m["end_to_end"]
+    assert m["projection"] == 0
     assert cost["macs_per_sample"] == m["end_to_end"] // 2
     assert cost["params"]["total"] == sum(p.numel() for p in model.parameters())
     if not shared:  # 4 crops through the backbone: 4 × its MACs on one crop

@@ -221,7 +221,8 @@ def test_navigation_index_card_and_plots(built):
     index = (out / "index.html").read_text()
     met = int(re.search(r'data-kind="targets-met">(\d+)<', index).group(1))
     not_met = int(re.search(r'data-kind="targets-not-met">(\d+)<', index).group(1))
-    ratio_met = result["targets"]["cnn-tiny"]["train_vs_backbone"]["met"]
+    entry = result["targets"]["cnn-tiny"]["train_vs_backbone"]
+    ratio_met = entry["backbone_fwd_bwd_ms"] / entry["step_ms"] >= 0.75  # the CPU bound, judged here from the parts
     assert (met, not_met) == (1 + bool(ratio_met), 1 - bool(ratio_met))
 
 

@@ -75,24 +75,27 @@ def model_cost(model, body, batch: dict, cfg) -> dict:
     """Parameters and MACs of a Multi-RoI model on `batch` (crops or shared mode per cfg), per part:
 
         params   {"backbone", "fusion", "head", "projection", "total"}
-        macs     {"backbone", "fusion", "head", "projection", "body", "end_to_end"} for the whole batch; each part
-                 counted on its own inputs ("backbone": crops → h, with RoIAlign in shared mode; "body": the body
-                 model and H36M joints of RoI 0); end_to_end counted in one call (= the sum of the parts)
+        macs     {"backbone", "fusion", "head", "projection", "body", "end_to_end"} for the whole batch of the
+                 timed end-to-end inference (`inference.inference_fn`: RoI 0 decoded, `OFFICIAL_EVAL_ROI`); each
+                 part counted on its own inputs ("backbone": crops → h, with RoIAlign in shared mode; "head": RoI
+                 0's rows; "projection": 0, a training-only output inference skips; "body": the body model and
+                 H36M joints of RoI 0); end_to_end counted in one call (= the sum of the parts)
         macs_per_sample   end_to_end / B
     """
     from hmr_bench.bench.inference import _backbone_features, _body, _model, _normalised
+    from hmr_bench.models.common import OFFICIAL_EVAL_ROI
 
     with torch.no_grad():
         x = _normalised(batch, cfg)
         h = _backbone_features(model, x, cfg)
         u, _ = model.fusion(h, x["bbox_info"])
-        out = model.decode(h, x["bbox_info"])
+        out = model.decode(h, x["bbox_info"], OFFICIAL_EVAL_ROI)
     parts = {"backbone": count_macs(lambda: _backbone_features(model, x, cfg)),
              "fusion": count_macs(model.fusion, h, x["bbox_info"]),
-             "head": count_macs(model.head, u, x["bbox_info"]),
-             "projection": 0 if model.projection is None else count_macs(model.projection, h),
+             "head": count_macs(model.head, u, x["bbox_info"], OFFICIAL_EVAL_ROI),
+             "projection": 0,
              "body": count_macs(lambda: _body(body, out))}
-    parts["end_to_end"] = count_macs(lambda: _body(body, _model(model, x, cfg)))
+    parts["end_to_end"] = count_macs(lambda: _body(body, _model(model, x, cfg, roi=OFFICIAL_EVAL_ROI)))
     params = {k: 0 if getattr(model, k) is None else count_params(getattr(model, k))
               for k in ("backbone", "fusion", "head", "projection")}
     params["total"] = count_params(model)

@@ -24,7 +24,6 @@ from hmr_bench.models.backbones import size_multiple
 # choices are not taken: a benchmark times the backbone too, on RGB crops.
 BACKBONE_PROFILE = {"cnn-tiny": "smoke", "cnn-small": "cpu", "resnet50": "paper"}
 PROFILE_COMPUTE = ("data.crop_size", "model.fc1_dim", "loss.vertex_stride")
-PAPER_CROP = (192, 256)
 
 
 def profile_compute(backbone: str) -> dict:
@@ -37,11 +36,6 @@ def profile_compute(backbone: str) -> dict:
     return {key: get_path(cfg, key) for key in PROFILE_COMPUTE}
 
 
-def default_crop(backbone: str) -> tuple[int, int]:
-    """(W, H) crop size benchmarked for `backbone` (its profile's)."""
-    return tuple(profile_compute(backbone)["data.crop_size"])
-
-
 def bench_config(backbone: str = "cnn-small", num_rois: int = 5, crop_size: tuple[int, int] | None = None, *,
                  shared: bool = False, union_crop: tuple[int, int] | None = None, batch_size: int = 32,
                  amp: str = "off", channels_last: bool = False, compile: bool = False,
@@ -49,8 +43,9 @@ def bench_config(backbone: str = "cnn-small", num_rois: int = 5, crop_size: tupl
     """The RunConfig of one benchmark variant: the default (official) method with this backbone and its profile's
     compute settings (`profile_compute`), M, crop (W, H), mode (separate crops, or shared backbone with a union
     image), batch size and speed settings; `overrides` (dotted keys) on top."""
-    crop = tuple(crop_size) if crop_size is not None else default_crop(backbone)
-    ov = {**profile_compute(backbone), "model.backbone": backbone, "data.num_rois": num_rois, "data.crop_size": crop,
+    compute = profile_compute(backbone)
+    crop = tuple(crop_size) if crop_size is not None else tuple(compute["data.crop_size"])
+    ov = {**compute, "model.backbone": backbone, "data.num_rois": num_rois, "data.crop_size": crop,
           "model.shared_backbone": shared, "train.batch_size": batch_size, "train.amp": amp,
           "train.channels_last": channels_last, "train.compile": compile}
     if shared:

@@ -27,21 +27,21 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 import math
 import os
 import platform
 import re
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from hmr_bench.errors import InputError
+from hmr_bench.experiment.provenance import git_sha
 from hmr_bench.io import atomic_write
-from hmr_bench.paths import REPO_DIR, SPEED_GLOB, bench_dir
+from hmr_bench.paths import SPEED_GLOB, bench_dir
+from hmr_bench.train.perf import available_cores
 
 COLUMNS = ("run", "benchmark", "scope", "figure", "part", "value", "unit", "backbone", "num_rois", "batch", "mode",
            "name", "crop_size", "device", "device_name", "precision", "memory_format", "compile", "threads", "torch",
@@ -66,19 +66,6 @@ def device_name(device) -> str:
     return platform.processor() or platform.machine()
 
 
-@functools.cache
-def git_sha() -> str | None:
-    """The checkout's commit (short sha, "+dirty" with uncommitted changes), None outside a git checkout."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_DIR,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (sha + ("+dirty" if dirty else "")) or None
-
-
 def provenance(device, cfg=None, **extra) -> dict:
     """Where and how a figure was measured: device type and name, threads, cores, torch / CUDA / cuDNN versions,
     git sha and code version, load average, date; with `cfg` its precision, memory layout and compile; `extra`."""
@@ -86,8 +73,8 @@ def provenance(device, cfg=None, **extra) -> dict:
 
     dev = torch.device(device)
     prov = {"device": dev.type, "device_name": device_name(dev), "threads": torch.get_num_threads(),
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "torch": torch.__version__, "python": platform.python_version(), "git_sha": git_sha(),
+            "cores": available_cores(),
+            "torch": torch.__version__, "python": platform.python_version(), "git_sha": git_sha(short=True, dirty=True),
             "code_version": code_version(),
             "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}

@@ -10,14 +10,18 @@ from pathlib import Path
 from hmr_bench.config import RunConfig
 
 
-def git_sha() -> str | None:
-    """The commit of the checkout this package runs from, or None (no git, or not a checkout)."""
+def git_sha(short: bool = False, dirty: bool = False) -> str | None:
+    """The commit of the checkout this package runs from (short: git's abbreviated sha; dirty: "+dirty" appended
+    when tracked files have uncommitted changes), or None (no git, or not a checkout)."""
+    here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
+        sha = subprocess.run(["git", "rev-parse", *(["--short"] if short else []), "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=here).stdout.strip()
+        changed = dirty and sha and subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                                   capture_output=True, text=True, timeout=10, cwd=here).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
+    return (sha + ("+dirty" if changed else "")) or None
 
 
 def run_provenance(cfg: RunConfig, warn: bool = False) -> dict:
