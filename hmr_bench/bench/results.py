@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -66,6 +67,13 @@ def device_name(device) -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.cache
+def _checkout() -> str | None:
+    """The short commit, "+dirty" with uncommitted changes (`experiment.provenance.git_sha`), once per process:
+    every benchmark records it."""
+    return git_sha(short=True, dirty=True)
+
+
 def provenance(device, cfg=None, **extra) -> dict:
     """Where and how a figure was measured: device type and name, threads, cores, torch / CUDA / cuDNN versions,
     git sha and code version, load average, date; with `cfg` its precision, memory layout and compile; `extra`."""
@@ -74,7 +82,7 @@ def provenance(device, cfg=None, **extra) -> dict:
     dev = torch.device(device)
     prov = {"device": dev.type, "device_name": device_name(dev), "threads": torch.get_num_threads(),
             "cores": available_cores(),
-            "torch": torch.__version__, "python": platform.python_version(), "git_sha": git_sha(short=True, dirty=True),
+            "torch": torch.__version__, "python": platform.python_version(), "git_sha": _checkout(),
             "code_version": code_version(),
             "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
